@@ -1,0 +1,200 @@
+"""Switchable faults and request counters for the demo source.
+
+Faults are plain mutable dataclasses: tests flip them on a running server
+(``server.faults.rate_429 = 0.2``) and ``PUT /_demo/faults`` replaces them from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MalformedKind = Literal["not-json", "missing-items", "missing-total", "bad-items"]
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+@dataclass
+class MalformedRule:
+    """Serve a broken 200 for ``resource`` at ``offset``: always, or for the first ``times``."""
+
+    resource: str
+    offset: Annotated[int, Field(ge=0)]
+    times: Annotated[int, Field(ge=1)] | None = None
+    kind: MalformedKind = "not-json"
+    tenant: str | None = None  # None: any tenant
+
+    def __post_init__(self) -> None:
+        self.hits = 0  # not a field: how many broken pages this rule has served
+
+    def take(self, tenant: str, resource: str, offset: int) -> bool:
+        """True (and counted) when this request should get a broken page."""
+        if (resource, offset) != (self.resource, self.offset):
+            return False
+        if self.tenant is not None and tenant != self.tenant:
+            return False
+        if self.times is not None and self.hits >= self.times:
+            return False
+        self.hits += 1
+        return True
+
+
+@dataclass
+class DemoFaults:
+    """What the demo source does wrong. Rates are per request, between 0 and 1.
+
+    ``token``: when set, requests need ``Authorization: Bearer <token>`` (else 401).
+    ``page_cap``: at most this many items per response, whatever ``limit`` asked for.
+    ``rate_429`` (with ``Retry-After: retry_after`` seconds), ``rate_5xx`` (500/502/503/504)
+    and ``rate_drop`` (the connection closes mid-response) share one dice roll per request.
+    ``slow_ms``: a pause before every page. ``seed``: repeatable dice.
+    """
+
+    token: str | None = field(default=None, repr=False)
+    page_cap: Annotated[int, Field(ge=1)] | None = None
+    rate_429: Rate = 0.0
+    retry_after: Annotated[float, Field(ge=0.0)] = 1.0
+    rate_5xx: Rate = 0.0
+    rate_drop: Rate = 0.0
+    slow_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    malformed: list[MalformedRule] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._rng_seed = self.seed
+
+    def roll(self) -> float:
+        if self.seed != self._rng_seed:  # a test changed the seed on a live server
+            self._rng, self._rng_seed = random.Random(self.seed), self.seed
+        return self._rng.random()
+
+    def pick(self, choices: tuple[int, ...]) -> int:
+        return self._rng.choice(choices)
+
+    def take_malformed(self, tenant: str, resource: str, offset: int) -> MalformedKind | None:
+        for rule in self.malformed:
+            if rule.take(tenant, resource, offset):
+                return rule.kind
+        return None
+
+    def replace_with(self, other: DemoFaults) -> None:
+        """Become ``other`` in place, so references held elsewhere see the change."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(other, f.name))
+        self._rng, self._rng_seed = random.Random(self.seed), self.seed
+
+    def public(self) -> dict[str, Any]:
+        """The faults as JSON, with the token masked."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "malformed"}
+        data["token"] = "***" if self.token else None
+        data["malformed"] = [
+            {**{f.name: getattr(r, f.name) for f in fields(r)}, "hits": r.hits}
+            for r in self.malformed
+        ]
+        return data
+
+
+class DemoStats:
+    """Source API requests (not ``/_demo``) by outcome: a status code, or "dropped"."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_status: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.by_status.values())
+
+    def record(self, outcome: int | str) -> None:
+        with self._lock:
+            self.by_status[str(outcome)] += 1
+
+    def count(self, outcome: int | str) -> int:
+        with self._lock:
+            return self.by_status[str(outcome)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_status.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            by_status = dict(sorted(self.by_status.items()))
+        return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+# -- how faults look on the wire ----------------------------------------------------------
+
+
+class ConnectionDropped(Exception):
+    """Raised after a response has started, so uvicorn closes the connection mid-body."""
+
+
+class DroppedResponse(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"items": [', "more_body": True})
+        raise ConnectionDropped("demo fault: connection dropped mid-response")
+
+
+class QuietDrops(logging.Filter):
+    """Hide uvicorn's traceback for the drops we cause on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+class StatsMiddleware:
+    """Counts source API requests into DemoStats by outcome."""
+
+    def __init__(self, app: ASGIApp, stats: DemoStats) -> None:
+        self.app, self.stats = app, stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_demo"):
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except ConnectionDropped:
+            self.stats.record("dropped")
+            raise
+        except Exception:
+            self.stats.record(status[0] if status else 500)
+            raise
+        self.stats.record(status[0] if status else 500)
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status_code, headers, media_type="application/json")
+
+
+def broken_page(kind: MalformedKind, items: list[dict[str, Any]], total: int) -> Response:
+    if kind == "not-json":
+        return Response("<html><body>502 Bad Gateway</body></html>", media_type="text/html")
+    if kind == "missing-items":
+        return json_response({"total": total})
+    if kind == "missing-total":
+        return json_response({"items": items})
+    return json_response({"items": [{"name": "no id"}, 42], "total": total})

@@ -1,0 +1,57 @@
+"""Settings, errors and input checks shared by every layer."""
+
+from core.errors import (
+    ConfigError,
+    DestinationError,
+    FatalSourceError,
+    InvalidInputError,
+    JobCancelledError,
+    JobConflictError,
+    JobEndedError,
+    JobFailedError,
+    JobIncompleteError,
+    JobNotFoundError,
+    JobsViewError,
+    MalformedPageError,
+    SourceAuthError,
+    SourceError,
+    SourceNotFoundError,
+    StopRequested,
+    TransientSourceError,
+)
+from core.settings import Settings, TaskRunnerKind, get_settings
+from core.validation import (
+    SyncType,
+    parse_sync_size,
+    parse_sync_type,
+    validate_resource,
+    validate_tenant,
+)
+
+__all__ = [
+    "ConfigError",
+    "DestinationError",
+    "FatalSourceError",
+    "InvalidInputError",
+    "JobCancelledError",
+    "JobConflictError",
+    "JobEndedError",
+    "JobFailedError",
+    "JobIncompleteError",
+    "JobNotFoundError",
+    "JobsViewError",
+    "MalformedPageError",
+    "Settings",
+    "SourceAuthError",
+    "SourceError",
+    "SourceNotFoundError",
+    "StopRequested",
+    "SyncType",
+    "TaskRunnerKind",
+    "TransientSourceError",
+    "get_settings",
+    "parse_sync_size",
+    "parse_sync_type",
+    "validate_resource",
+    "validate_tenant",
+]

@@ -1,0 +1,153 @@
+"""Engines and migrations shared by the ledger and the destination."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeDecorator
+
+from core.errors import ConfigError
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: deferred transactions that later write
+        # fail with "database is locked" instead of waiting their turn.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+@functools.cache
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL per process."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"unsupported database {safe_url(url)}: use sqlite:///path.db or "
+            "postgresql+psycopg://user@host:5432/db"
+        )
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    elif parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise ConfigError(f"cannot use database {safe_url(url)}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def upsert(table: Table, dialect_name: str, keys: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of every other column."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=update)
+
+
+_migrated: set[tuple[str, str]] = set()
+_migrate_lock = threading.Lock()
+
+
+def migrate(engine: Engine, script_location: str, version_table: str) -> None:
+    """Bring one schema to its newest revision, once per process.
+
+    Concurrent processes are serialised by the database: an advisory lock on
+    PostgreSQL, the write lock taken by ``BEGIN IMMEDIATE`` on SQLite.
+    """
+    key = (str(engine.url), version_table)
+    with _migrate_lock:
+        if key in _migrated:
+            return
+        cfg = Config()
+        cfg.set_main_option("script_location", script_location)
+        cfg.set_main_option("version_table", version_table)
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": version_table}
+                    )
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise ConfigError(
+                f"cannot open database {safe_url(str(engine.url))}: {_first_line(exc)}; "
+                "check that it is running and that the URL (JOBSVIEW_DATABASE_URL or "
+                "JOBSVIEW_DESTINATION_URL) is right"
+            ) from None
+        _migrated.add(key)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def run_migrations_online() -> None:
+    """Body of each migration tree's ``env.py``: run on the connection ``migrate`` passes."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table=context.config.get_main_option("version_table") or "alembic_version",
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,150 @@
+"""Every error Jobs View raises, in one hierarchy.
+
+    JobsViewError
+    ├── ConfigError                 bad setting or unreachable database (fatal)
+    ├── InvalidInputError           bad tenant, sync type or size (fatal)
+    ├── JobNotFoundError            no job with that id (fatal)
+    ├── JobConflictError            a queued or running job blocks this one (fatal)
+    ├── SourceError                 talking to the source API
+    │   ├── TransientSourceError    429, 5xx, timeouts, dropped connections (retryable)
+    │   ├── MalformedPageError      a 200 that is not a valid page (retryable)
+    │   └── FatalSourceError        400, 422 (fatal: the job stops at once)
+    │       ├── SourceAuthError     401, 403
+    │       └── SourceNotFoundError 404: unknown tenant or resource
+    ├── DestinationError            writing records failed (retryable)
+    ├── StopRequested               the job was cancelled or stopped (not retried)
+    └── JobEndedError               raised by flows that end without completing
+        ├── JobFailedError
+        ├── JobIncompleteError
+        └── JobCancelledError
+
+Whether an error is retried is decided by its type: ``retryable``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class JobsViewError(Exception):
+    """Base class; ``retryable`` says whether a chunk retry may help."""
+
+    retryable: ClassVar[bool] = False
+
+
+class ConfigError(JobsViewError):
+    """A setting is invalid, or a configured service cannot be reached."""
+
+
+class InvalidInputError(JobsViewError, ValueError):
+    """An argument from a user (tenant, sync type, size, ...) is not acceptable."""
+
+
+class JobNotFoundError(JobsViewError):
+    def __init__(self, job_ref: str) -> None:
+        super().__init__(f"no job matches {job_ref!r}; list jobs with `jobsview jobs`")
+        self.job_ref = job_ref
+
+
+class JobConflictError(JobsViewError):
+    """A queued or running job for the same tenant and sync type already exists."""
+
+    def __init__(self, tenant: str, sync_type: str, blocking_job_id: str) -> None:
+        super().__init__(
+            f"a {sync_type} job for tenant {tenant!r} is already queued or running: "
+            f"{blocking_job_id}; wait for it, or cancel it with "
+            f"`jobsview cancel {blocking_job_id}`"
+        )
+        self.tenant = tenant
+        self.sync_type = sync_type
+        self.blocking_job_id = blocking_job_id
+
+
+class SourceError(JobsViewError):
+    """A problem reading from the source API; carries where it happened."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tenant: str | None = None,
+        resource: str | None = None,
+        offset: int | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        where = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("tenant", tenant),
+                ("resource", resource),
+                ("offset", offset),
+                ("status", status_code),
+            )
+            if v is not None
+        )
+        super().__init__(f"{message} ({where})" if where else message)
+        self.tenant = tenant
+        self.resource = resource
+        self.offset = offset
+        self.status_code = status_code
+
+
+class TransientSourceError(SourceError):
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **ctx: Any) -> None:
+        super().__init__(message, **ctx)
+        self.retry_after = retry_after
+
+
+class MalformedPageError(SourceError):
+    retryable = True
+
+
+class FatalSourceError(SourceError):
+    """The request itself is wrong: retrying cannot help, so the job stops."""
+
+
+class SourceAuthError(FatalSourceError):
+    pass
+
+
+class SourceNotFoundError(FatalSourceError):
+    pass
+
+
+class DestinationError(JobsViewError):
+    retryable = True
+
+
+class StopRequested(JobsViewError):
+    """The job was asked to stop; the chunk wrote nothing."""
+
+
+class JobEndedError(JobsViewError):
+    """A job ended without completing; ``job`` is its final Jobs View record."""
+
+    status: ClassVar[str] = ""
+
+    def __init__(self, job: Any) -> None:
+        error = f": {job.error}" if getattr(job, "error", None) else ""
+        super().__init__(f"job {job.id} ended {self.status}{error}")
+        self.job = job
+
+
+class JobFailedError(JobEndedError):
+    status = "failed"
+
+
+class JobIncompleteError(JobEndedError):
+    status = "incomplete"
+
+    def __init__(self, job: Any) -> None:
+        super().__init__(job)
+        self.args = (
+            f"{self.args[0]}; re-run what did not complete with `jobsview resume {job.id}`",
+        )
+
+
+class JobCancelledError(JobEndedError):
+    status = "cancelled"

@@ -1,0 +1,114 @@
+"""Typed settings from ``JOBSVIEW_*`` environment variables and ``.env``."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Annotated
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from chunking import SyncSize
+from core.errors import ConfigError
+from core.validation import validate_resource
+
+ENV_PREFIX = "JOBSVIEW_"
+
+
+class TaskRunnerKind(enum.StrEnum):
+    THREADS = "threads"
+    DASK = "dask"
+
+
+def _check_db_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(
+            "not a database URL; use e.g. sqlite:///jobsview.db or "
+            "postgresql+psycopg://user@host:5432/db"
+        ) from exc
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///jobsview.db"
+    destination_url: str | None = None
+    source_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8765")
+    source_token: SecretStr | None = None
+    resources: Annotated[tuple[str, ...], NoDecode] = ("contacts", "deals")
+    sync_size: SyncSize = SyncSize.MEDIUM
+    page_size: PositiveInt = 100
+    max_concurrent_chunks: PositiveInt = 4
+    chunk_retries: NonNegativeInt = 3
+    chunk_retry_delay_seconds: float = Field(default=2.0, ge=0)
+    stale_after_seconds: PositiveInt = 60
+    watermark_lag_seconds: NonNegativeInt = 300
+    task_runner: TaskRunnerKind = TaskRunnerKind.THREADS
+    dask_address: str | None = None
+    api_token: SecretStr | None = None
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url", "destination_url")
+    @classmethod
+    def _db_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_db_url(value)
+
+    @field_validator("source_token", "api_token", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _split_resources(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not value:
+            raise ValueError("name at least one resource, e.g. contacts,deals")
+        if not isinstance(value, list | tuple):
+            raise ValueError("a comma-separated list of resources, e.g. contacts,deals")
+        return tuple(validate_resource(str(v)) for v in value)
+
+    @property
+    def destination(self) -> str:
+        return self.destination_url or self.database_url
+
+    @property
+    def source_base(self) -> str:
+        return str(self.source_url).rstrip("/")
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = "" if field.endswith("token") or got is None else f" (got {got!r})"
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {msg}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings, read once; tests call ``get_settings.cache_clear()``."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

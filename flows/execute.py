@@ -1,0 +1,142 @@
+"""Run a planned job's chunks on a Prefect task runner and settle the job.
+
+Shared by ``sync_job`` and ``resume_job``: both plan differently, then end here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect import get_run_logger, tags
+from prefect.futures import as_completed
+from prefect.states import State
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from core.errors import ConfigError
+from core.settings import Settings, TaskRunnerKind, get_settings
+from flows.naming import job_tags
+from ledger import adapter
+from ledger.models import ChunkStatus, Job, JobStatus
+from ledger.store import Ledger
+from tasks import deps
+from tasks.sync_chunk import chunk_task
+
+
+def make_task_runner(settings: Settings) -> TaskRunner[Any]:
+    if settings.task_runner is TaskRunnerKind.DASK:
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError(
+                "JOBSVIEW_TASK_RUNNER=dask needs prefect-dask: pip install 'jobsview[dask]'"
+            ) from None
+        address = settings.dask_address
+        return (
+            DaskTaskRunner(address=address)
+            if address
+            else DaskTaskRunner(
+                cluster_kwargs={
+                    "n_workers": settings.max_concurrent_chunks,
+                    "threads_per_worker": 1,
+                }
+            )
+        )
+    return ThreadPoolTaskRunner(max_workers=settings.max_concurrent_chunks)
+
+
+@contextmanager
+def heartbeat(ledger: Ledger, job_id: str, interval: float) -> Iterator[None]:
+    """Beat while the job runs, so reconcile can tell a live job from a dead one."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                ledger.heartbeat(job_id)
+            except Exception:  # a missed beat is not worth failing the job
+                get_run_logger().warning("heartbeat for job %s failed", job_id)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _failure_text(state: State[Any]) -> str:
+    exc = state.result(raise_on_failure=False)
+    return str(exc) if isinstance(exc, BaseException) else (state.message or state.name or "")
+
+
+def execute(job: Job) -> State[Any]:
+    """Run every unfinished chunk of ``job``, settle it, and return its final Prefect state."""
+    settings = get_settings()
+    ledger = deps.ledger()
+    log = get_run_logger()
+    planned = ledger.get_job(job.id)
+    pending = [c.index for c in planned.chunks or () if not c.status.finished]
+    if planned.status is JobStatus.RUNNING and pending:
+        log.info(
+            "job %s: %d chunks to run, %d at a time",
+            job.id,
+            len(pending),
+            settings.max_concurrent_chunks,
+        )
+        task = chunk_task(settings)
+        with (
+            heartbeat(ledger, job.id, settings.stale_after_seconds / 4),
+            tags(*job_tags(job.tenant, job.sync_type)),
+            make_task_runner(settings) as runner,
+        ):
+            futures = runner.map(
+                task,  # type: ignore[arg-type]
+                {
+                    "job_id": job.id,
+                    "tenant": job.tenant,
+                    "index": pending,
+                    "total": planned.total_chunks,
+                },
+            )
+            index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
+            for future in as_completed(futures):
+                future.wait()  # the local final state: the API's copy may lag or be lost
+                state = future.state
+                status = adapter.chunk_status(state.type, state.name)
+                if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
+                    index = index_of[future.task_run_id]
+                    ledger.settle_chunk(job.id, index, status, _failure_text(state))
+    return finish(ledger, job.id)
+
+
+def finish(ledger: Ledger, job_id: str) -> State[Any]:
+    """Settle a job whose chunks have stopped, move the watermark, and pick its final state."""
+    job = ledger.get_job(job_id, with_chunks=False)
+    if not job.status.finished:
+        open_chunks = job.counts[ChunkStatus.PENDING] + job.counts[ChunkStatus.RUNNING]
+        if open_chunks:
+            reason = (
+                "cancelled" if job.cancel_requested else f"not run: {job.error or 'job stopped'}"
+            )
+            ledger.settle_open_chunks(job_id, ChunkStatus.CANCELLED, reason)
+            job = ledger.get_job(job_id, with_chunks=False)
+        status = adapter.settle(
+            job.counts, cancelled=job.cancel_requested, job_error=job.error is not None
+        )
+        ledger.finish_job(job_id, status)
+        if status is JobStatus.COMPLETED:
+            ledger.set_watermarks(job.tenant, job.resources, job.created_at, job.id)
+    job = ledger.get_job(job_id)
+    get_run_logger().info(
+        "job %s %s: %d/%d chunks completed, %d records",
+        job.id,
+        job.status.value,
+        job.counts[ChunkStatus.COMPLETED],
+        job.total_chunks,
+        job.records_synced,
+    )
+    return adapter.final_state(job)

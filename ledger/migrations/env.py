@@ -1,0 +1,3 @@
+from core.db import run_migrations_online
+
+run_migrations_online()

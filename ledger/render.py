@@ -1,0 +1,96 @@
+"""The one text renderer of a job's tree, for the CLI, the web page and Prefect artifacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ledger.models import Chunk, ChunkStatus, Job, JobStatus
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str | None:
+    if not start or not end:
+        return None
+    seconds = (end - start).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def window_text(chunk: Chunk) -> str:
+    if chunk.limit is None:
+        return f"{chunk.resource} {chunk.offset}- (to the end)"
+    return f"{chunk.resource} {chunk.offset}-{chunk.offset + chunk.limit - 1}"
+
+
+def chunk_line(chunk: Chunk) -> str:
+    parts = [f"|- Chunk {chunk.index} [{chunk.status.value}] {window_text(chunk)}"]
+    if chunk.status is not ChunkStatus.PENDING:
+        parts.append(_plural(chunk.records, "record"))
+        parts.append(_plural(chunk.attempts, "attempt"))
+    if chunk.worker:
+        parts.append(chunk.worker)
+    took = _duration(chunk.started_at, chunk.finished_at)
+    if took:
+        parts.append(took)
+    return " · ".join(parts)
+
+
+def job_header(job: Job) -> list[str]:
+    sync = job.sync_type + (" (no watermark yet: ran as full)" if job.ran_as_full else "")
+    lines = [
+        f"Job {job.id} [{job.status.value}]",
+        f"   {job.tenant} · {sync} · Sync Size {job.sync_size} ({job.chunk_size:,} per chunk)",
+    ]
+    progress = f"   {job.done_chunks}/{job.total_chunks} chunks done"
+    done = [f"{n} {s.value}" for s, n in job.counts.items() if n and s.finished]
+    if done:
+        progress += f" ({', '.join(done)})"
+    progress += f" · {_plural(job.records_synced, 'record')}"
+    took = _duration(job.started_at, job.finished_at)
+    if took:
+        progress += f" · took {took}"
+    lines.append(progress)
+    if job.cancel_requested and not job.status.finished:
+        lines.append("   cancel requested")
+    if job.parent_id:
+        lines.append(f"   resumes {job.parent_id}")
+    if job.resumed_by:
+        lines.append(f"   resumed by {', '.join(job.resumed_by)}")
+    if job.error:
+        lines.append(f"   error: {job.error}")
+    return lines
+
+
+def render_tree(job: Job, *, max_chunks: int | None = None, failed_only: bool = False) -> str:
+    """The seed's picture: a ``Job`` line, then one ``|- Chunk N [status]`` line per chunk."""
+    lines = job_header(job)
+    shown = list(job.chunks or ())
+    if failed_only:
+        shown = [c for c in shown if c.status is ChunkStatus.FAILED]
+    hidden = 0
+    if max_chunks is not None and len(shown) > max_chunks:
+        hidden = len(shown) - max_chunks
+        shown = shown[:max_chunks]
+    for chunk in shown:
+        lines.append(chunk_line(chunk))
+        if chunk.error and chunk.status is not ChunkStatus.COMPLETED:
+            lines.append(f"|     error: {chunk.error}")
+    if hidden:
+        lines.append(f"|- ... {hidden:,} more chunks")
+    return "\n".join(lines)
+
+
+def describe_previous(job: Job | None, tenant: str, sync_type: str) -> str:
+    """How the previous job of a tenant and type ended, as a run says before it starts."""
+    if job is None:
+        return f"No previous {sync_type} job for {tenant}."
+    when = job.finished_at or job.started_at or job.created_at
+    text = f"Previous {sync_type} job for {tenant}: {job.id} {job.status.value}"
+    text += f" ({when:%Y-%m-%d %H:%M:%S} UTC)"
+    if job.status is JobStatus.INCOMPLETE:
+        text += f"; re-run its unfinished chunks with `jobsview resume {job.id}`"
+    elif job.error:
+        text += f": {job.error}"
+    return text + "."

@@ -1,0 +1,365 @@
+"""The SQLAlchemy ledger: jobs and chunks, as the Jobs View reads them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from chunking import ChunkWindow
+from core.db import get_engine, migrate, utcnow
+from core.errors import InvalidInputError, JobConflictError, JobNotFoundError
+from ledger.models import (
+    ACTIVE_JOB_STATUSES,
+    Chunk,
+    ChunkStatus,
+    Job,
+    JobStatus,
+    empty_counts,
+)
+from ledger.schema import chunks, jobs
+from ledger.tenants import TenantStore
+
+MIN_PREFIX = 4
+
+
+class Ledger(TenantStore):
+    """Jobs, chunks, tenant settings and watermarks in one database."""
+
+    def __init__(self, engine: Engine) -> None:
+        migrate(engine, "ledger:migrations", "jobsview_ledger_version")
+        super().__init__(engine)
+
+    # -- jobs -------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        tenant: str,
+        sync_type: str,
+        sync_size: str,
+        chunk_size: int,
+        resources: Sequence[str],
+        parent_id: str | None = None,
+    ) -> Job:
+        """Claim a queued job; refused while another is queued or running (race-free)."""
+        values = {
+            "id": job_id,
+            "tenant": tenant,
+            "sync_type": sync_type,
+            "status": JobStatus.QUEUED.value,
+            "sync_size": sync_size,
+            "chunk_size": chunk_size,
+            "resources": ",".join(resources),
+            "parent_id": parent_id,
+            "created_at": utcnow(),
+            "cancel_requested": False,
+            "ran_as_full": False,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(jobs).values(**values))
+        except IntegrityError:
+            blocking = self.active_job(tenant, sync_type)
+            if blocking is None:
+                raise InvalidInputError(f"job id {job_id!r} is already taken") from None
+            raise JobConflictError(tenant, sync_type, blocking.id) from None
+        return self.get_job(job_id)
+
+    def add_chunks(
+        self,
+        job_id: str,
+        windows: Sequence[ChunkWindow],
+        updated_since: Mapping[str, datetime | None],
+    ) -> None:
+        rows = [
+            {
+                "job_id": job_id,
+                "index": w.index,
+                "resource": w.resource,
+                "offset": w.offset,
+                "limit": w.limit,
+                "updated_since": updated_since.get(w.resource),
+                "status": ChunkStatus.PENDING.value,
+                "records": 0,
+                "attempts": 0,
+            }
+            for w in windows
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(chunks), rows)
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def start_job(self, job_id: str, *, ran_as_full: bool) -> None:
+        now = utcnow()
+        self.update_job(
+            job_id,
+            status=JobStatus.RUNNING.value,
+            started_at=now,
+            heartbeat_at=now,
+            ran_as_full=ran_as_full,
+        )
+
+    def heartbeat(self, job_id: str) -> None:
+        self.update_job(job_id, heartbeat_at=utcnow())
+
+    def record_job_error(self, job_id: str, error: str) -> None:
+        """Note a job-level error once; chunks that see it stop starting."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.error.is_(None)).values(error=error)
+            )
+
+    def finish_job(self, job_id: str, status: JobStatus, error: str | None = None) -> Job:
+        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
+        if error is not None:
+            values["error"] = error
+        self.update_job(job_id, **values)
+        return self.get_job(job_id)
+
+    def stop_reason(self, job_id: str) -> str | None:
+        """Why the job's chunks should stop, or None to go on."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(jobs.c.cancel_requested, jobs.c.error).where(jobs.c.id == job_id)
+            ).one()
+        if row.cancel_requested:
+            return "cancel requested"
+        return row.error
+
+    # -- chunks -----------------------------------------------------------
+
+    def _update_chunk(self, job_id: str, index: int, *where: Any, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(chunks)
+                .where(chunks.c.job_id == job_id, chunks.c.index == index, *where)
+                .values(**values)
+            )
+
+    def get_chunk(self, job_id: str, index: int) -> Chunk:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(chunks).where(chunks.c.job_id == job_id, chunks.c.index == index)
+            ).one_or_none()
+        if row is None:
+            raise JobNotFoundError(f"{job_id} chunk {index}")
+        return _chunk(row)
+
+    def chunk_started(self, job_id: str, index: int, worker: str) -> None:
+        self._update_chunk(
+            job_id,
+            index,
+            status=ChunkStatus.RUNNING.value,
+            attempts=chunks.c.attempts + 1,
+            worker=worker,
+            started_at=utcnow(),
+            finished_at=None,
+        )
+
+    def chunk_completed(self, job_id: str, index: int, records: int) -> None:
+        self._update_chunk(
+            job_id,
+            index,
+            status=ChunkStatus.COMPLETED.value,
+            records=records,
+            finished_at=utcnow(),
+        )
+
+    def chunk_error(self, job_id: str, index: int, error: str) -> None:
+        """Record an attempt's error; the chunk stays running until Prefect gives up."""
+        self._update_chunk(job_id, index, error=error)
+
+    def settle_chunk(
+        self, job_id: str, index: int, status: ChunkStatus, error: str | None = None
+    ) -> None:
+        """Give an unfinished chunk its final status; finished chunks keep theirs."""
+        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
+        if error is not None:
+            values["error"] = error
+        self._update_chunk(job_id, index, chunks.c.status.in_(_OPEN_CHUNK_STATUSES), **values)
+
+    def settle_open_chunks(self, job_id: str, status: ChunkStatus, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(chunks)
+                .where(chunks.c.job_id == job_id, chunks.c.status.in_(_OPEN_CHUNK_STATUSES))
+                .values(status=status.value, error=error, finished_at=utcnow())
+            )
+
+    # -- reading ----------------------------------------------------------
+
+    def resolve_id(self, ref: str) -> str:
+        """A full job id from an id or a unique prefix of one."""
+        ref = ref.strip().lower()
+        with self.engine.connect() as conn:
+            if conn.execute(select(jobs.c.id).where(jobs.c.id == ref)).first():
+                return ref
+            if len(ref) < MIN_PREFIX or not ref.replace("-", "").isalnum():
+                raise JobNotFoundError(ref)
+            ids = (
+                conn.execute(select(jobs.c.id).where(jobs.c.id.like(f"{ref}%")).limit(5))
+                .scalars()
+                .all()
+            )
+        if not ids:
+            raise JobNotFoundError(ref)
+        if len(ids) > 1:
+            raise InvalidInputError(f"job prefix {ref!r} is ambiguous: {', '.join(ids)}, ...")
+        return ids[0]
+
+    def get_job(self, ref: str, *, with_chunks: bool = True) -> Job:
+        job_id = self.resolve_id(ref)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+            chunk_rows = (
+                conn.execute(
+                    select(chunks).where(chunks.c.job_id == job_id).order_by(chunks.c.index)
+                ).all()
+                if with_chunks
+                else None
+            )
+            children = (
+                conn.execute(
+                    select(jobs.c.id).where(jobs.c.parent_id == job_id).order_by(jobs.c.created_at)
+                )
+                .scalars()
+                .all()
+            )
+            if chunk_rows is not None:
+                loaded = tuple(_chunk(r) for r in chunk_rows)
+                counts = empty_counts()
+                for c in loaded:
+                    counts[c.status] += 1
+                records = sum(c.records for c in loaded if c.status is ChunkStatus.COMPLETED)
+                return _job(row, counts, records, loaded, tuple(children))
+            counts_by_job = self._counts(conn, [job_id])
+        counts, records = counts_by_job.get(job_id, (empty_counts(), 0))
+        return _job(row, counts, records, None, tuple(children))
+
+    def list_jobs(
+        self,
+        *,
+        tenant: str | None = None,
+        status: JobStatus | None = None,
+        sync_type: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """Newest first, without chunks."""
+        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)
+        if tenant:
+            query = query.where(jobs.c.tenant == tenant)
+        if status:
+            query = query.where(jobs.c.status == status.value)
+        if sync_type:
+            query = query.where(jobs.c.sync_type == sync_type)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            counts_by_job = self._counts(conn, [r.id for r in rows])
+        result = []
+        for row in rows:
+            counts, records = counts_by_job.get(row.id, (empty_counts(), 0))
+            result.append(_job(row, counts, records, None, ()))
+        return result
+
+    def active_job(self, tenant: str, sync_type: str) -> Job | None:
+        with self.engine.connect() as conn:
+            job_id = conn.execute(
+                select(jobs.c.id).where(
+                    jobs.c.tenant == tenant,
+                    jobs.c.sync_type == sync_type,
+                    jobs.c.status.in_([s.value for s in ACTIVE_JOB_STATUSES]),
+                )
+            ).scalar()
+        return None if job_id is None else self.get_job(job_id, with_chunks=False)
+
+    def previous_job(self, tenant: str, sync_type: str, *, before: str | None = None) -> Job | None:
+        """The newest job of this tenant and type, other than ``before``."""
+        found = self.list_jobs(tenant=tenant, sync_type=sync_type, limit=2)
+        return next((j for j in found if j.id != before), None)
+
+    @staticmethod
+    def _counts(conn: Any, job_ids: Iterable[str]) -> dict[str, tuple[dict[ChunkStatus, int], int]]:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        completed_records = func.sum(chunks.c.records).filter(
+            chunks.c.status == ChunkStatus.COMPLETED.value
+        )
+        rows = conn.execute(
+            select(chunks.c.job_id, chunks.c.status, func.count(), completed_records)
+            .where(chunks.c.job_id.in_(ids))
+            .group_by(chunks.c.job_id, chunks.c.status)
+        ).all()
+        result: dict[str, tuple[dict[ChunkStatus, int], int]] = {}
+        for job_id, status, count, records in rows:
+            counts, total = result.get(job_id, (empty_counts(), 0))
+            counts[ChunkStatus(status)] = count
+            result[job_id] = (counts, total + (records or 0))
+        return result
+
+
+_OPEN_CHUNK_STATUSES = (ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value)
+
+
+def _chunk(row: Row[Any]) -> Chunk:
+    return Chunk(
+        index=row._mapping["index"],
+        resource=row.resource,
+        offset=row.offset,
+        limit=row.limit,
+        status=ChunkStatus(row.status),
+        records=row.records,
+        attempts=row.attempts,
+        error=row.error,
+        worker=row.worker,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        updated_since=row.updated_since,
+    )
+
+
+def _job(
+    row: Row[Any],
+    counts: dict[ChunkStatus, int],
+    records: int,
+    loaded: tuple[Chunk, ...] | None,
+    children: tuple[str, ...],
+) -> Job:
+    return Job(
+        id=row.id,
+        tenant=row.tenant,
+        sync_type=row.sync_type,
+        status=JobStatus(row.status),
+        sync_size=row.sync_size,
+        chunk_size=row.chunk_size,
+        created_at=row.created_at,
+        resources=tuple(r for r in row.resources.split(",") if r),
+        parent_id=row.parent_id,
+        flow_run_id=row.flow_run_id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
+        error=row.error,
+        cancel_requested=bool(row.cancel_requested),
+        ran_as_full=bool(row.ran_as_full),
+        records_synced=records,
+        counts=counts,
+        chunks=loaded,
+        resumed_by=children,
+    )
+
+
+@functools.cache
+def get_ledger(url: str) -> Ledger:
+    """One ledger per database URL per process; migrates on first use."""
+    return Ledger(get_engine(url))

@@ -1,0 +1,60 @@
+"""Per-tenant state in the ledger: stored Sync Size and watermarks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, select
+
+from chunking import SyncSize
+from core.db import upsert, utcnow
+from ledger.schema import tenant_settings, watermarks
+
+
+class TenantStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def tenant_sync_size(self, tenant: str) -> SyncSize | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(tenant_settings.c.sync_size).where(tenant_settings.c.tenant == tenant)
+            ).scalar()
+        return None if value is None else SyncSize(value)
+
+    def tenant_sync_sizes(self) -> dict[str, SyncSize]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tenant_settings).order_by(tenant_settings.c.tenant)).all()
+        return {row.tenant: SyncSize(row.sync_size) for row in rows}
+
+    def set_tenant_sync_size(self, tenant: str, size: SyncSize | None) -> None:
+        """Store a tenant's Sync Size; ``None`` returns it to the default."""
+        with self.engine.begin() as conn:
+            if size is None:
+                conn.execute(delete(tenant_settings).where(tenant_settings.c.tenant == tenant))
+                return
+            stmt = upsert(tenant_settings, conn.dialect.name, ["tenant"])
+            conn.execute(stmt, {"tenant": tenant, "sync_size": size.value, "updated_at": utcnow()})
+
+    def watermarks(self, tenant: str) -> dict[str, datetime]:
+        """Planning start of the last completed job, per resource."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(watermarks.c.resource, watermarks.c.planned_at).where(
+                    watermarks.c.tenant == tenant
+                )
+            ).all()
+        return {row.resource: row.planned_at for row in rows}
+
+    def set_watermarks(
+        self, tenant: str, resources: Iterable[str], planned_at: datetime, job_id: str
+    ) -> None:
+        rows = [
+            {"tenant": tenant, "resource": r, "planned_at": planned_at, "job_id": job_id}
+            for r in resources
+        ]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(upsert(watermarks, conn.dialect.name, ["tenant", "resource"]), rows)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chunking import SyncSize
+from core import ConfigError, get_settings
+from core.settings import TaskRunnerKind
+
+
+def test_defaults_match_the_design() -> None:
+    s = get_settings()
+    assert s.database_url == "sqlite:///jobsview.db"
+    assert s.destination == s.database_url
+    assert s.source_base == "http://127.0.0.1:8765"
+    assert s.source_token is None and s.api_token is None
+    assert s.resources == ("contacts", "deals")
+    assert s.sync_size is SyncSize.MEDIUM
+    assert (s.page_size, s.max_concurrent_chunks, s.chunk_retries) == (100, 4, 3)
+    assert (s.stale_after_seconds, s.watermark_lag_seconds) == (60, 300)
+    assert s.task_runner is TaskRunnerKind.THREADS and s.dask_address is None
+
+
+def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("JOBSVIEW_SYNC_SIZE=large\nJOBSVIEW_PAGE_SIZE=250\n")
+    monkeypatch.setenv("JOBSVIEW_RESOURCES", " contacts , deals,tickets ")
+    monkeypatch.setenv("JOBSVIEW_DESTINATION_URL", "sqlite:///dest.db")
+    s = get_settings()
+    assert s.sync_size is SyncSize.LARGE and s.page_size == 250
+    assert s.resources == ("contacts", "deals", "tickets")
+    assert s.destination == "sqlite:///dest.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("JOBSVIEW_SYNC_SIZE", "huge", "'small', 'medium', 'large' or 'xlarge'"),
+        ("JOBSVIEW_TASK_RUNNER", "celery", "'threads' or 'dask'"),
+        ("JOBSVIEW_PAGE_SIZE", "0", "greater than 0"),
+        ("JOBSVIEW_MAX_CONCURRENT_CHUNKS", "many", "valid integer"),
+        ("JOBSVIEW_SOURCE_URL", "not a url", "URL"),
+        ("JOBSVIEW_DATABASE_URL", "nope", "not a database URL"),
+        ("JOBSVIEW_RESOURCES", "Contacts;deals", "invalid resource name"),
+        ("JOBSVIEW_RESOURCES", ",", "at least one resource"),
+    ],
+)
+def test_invalid_values_name_the_variable_and_the_valid_values(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    assert name in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_tokens_are_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "s3cret-source")
+    monkeypatch.setenv("JOBSVIEW_API_TOKEN", "s3cret-api")
+    s = get_settings()
+    assert s.source_token is not None and s.source_token.get_secret_value() == "s3cret-source"
+    assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
+
+
+def test_empty_token_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "")
+    assert get_settings().source_token is None

@@ -1,0 +1,36 @@
+"""Plain factory functions for test data."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.models import ChunkStatus, Job, JobStatus, empty_counts
+
+
+def make_job(status: str = "completed", **overrides: Any) -> Job:
+    counts = empty_counts()
+    counts[ChunkStatus.COMPLETED] = 2 if status in ("completed", "incomplete") else 0
+    counts[ChunkStatus.FAILED] = 1 if status in ("incomplete", "failed") else 0
+    values: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "tenant": "acme",
+        "sync_type": "full",
+        "status": JobStatus(status),
+        "sync_size": "small",
+        "chunk_size": 100,
+        "created_at": datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+        "resources": ("contacts", "deals"),
+        "counts": counts,
+        "records_synced": 200,
+    }
+    values.update(overrides)
+    return Job(**values)
+
+
+def make_items(n: int, start: int = 0, **fields: Any) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "updated_at": f"2026-01-01T00:00:{i % 60:02d}+00:00", "name": f"r{i}", **fields}
+        for i in range(start, start + n)
+    ]

@@ -1,0 +1,67 @@
+"""Fixtures for end-to-end tests: a Prefect server, the demo source, configured settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from connectors.demo_faults import DemoFaults
+from connectors.demo_source import DemoSourceServer
+from connectors.destination import Destination, get_destination
+from core.settings import get_settings
+from ledger.store import Ledger, get_ledger
+
+
+@dataclass
+class SyncEnv:
+    """A configured product: ledger and destination, and the demo source they sync from."""
+
+    db_url: str
+    source: DemoSourceServer
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def ledger(self) -> Ledger:
+        return get_ledger(self.db_url)
+
+    @property
+    def destination(self) -> Destination:
+        return get_destination(self.db_url)
+
+    def set(self, **values: object) -> None:
+        """Set ``JOBSVIEW_<NAME>`` variables, as an operator would."""
+        for name, value in values.items():
+            self.monkeypatch.setenv(f"JOBSVIEW_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    def assert_destination_equals_source(
+        self, tenant: str, resources: tuple[str, ...] = ("contacts", "deals")
+    ) -> None:
+        for resource in resources:
+            expected = {str(r["id"]): r for r in self.source.store.records(tenant, resource)}
+            stored = self.destination.read(tenant, resource)
+            assert stored.keys() == expected.keys(), f"{tenant}/{resource} ids differ"
+            assert stored == expected, f"{tenant}/{resource} payloads differ"
+
+
+@pytest.fixture
+def demo_source() -> Iterator[DemoSourceServer]:
+    with DemoSourceServer(faults=DemoFaults(seed=7)) as server:
+        yield server
+
+
+@pytest.fixture
+def sync_env(
+    db_url: str, demo_source: DemoSourceServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> SyncEnv:
+    env = SyncEnv(db_url, demo_source, monkeypatch)
+    env.set(
+        database_url=db_url,
+        source_url=demo_source.url,
+        chunk_retry_delay_seconds=0,
+        stale_after_seconds=4,
+    )
+    return env

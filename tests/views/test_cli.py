@@ -1,0 +1,149 @@
+"""The CLI contract: output streams, --json documents and exit codes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.demo_faults import MalformedRule
+from tests.support import SyncEnv
+from views.cli import app
+
+runner = CliRunner()
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_json_is_one_document_and_exit_0(sync_env: SyncEnv) -> None:
+    code, out, _ = cli(
+        "run", "--tenant", "globex", "--type", "full", "--sync-size", "small", "--json"
+    )
+    assert code == 0
+    job = json.loads(out)
+    assert job["status"] == "completed" and job["sync_size"] == "small" and job["chunk_size"] == 100
+    assert job["counts"]["completed"] == len(job["chunks"]) == 3
+    assert set(job["chunks"][0]) >= {
+        "index",
+        "resource",
+        "offset",
+        "limit",
+        "status",
+        "records",
+        "attempts",
+        "error",
+        "worker",
+        "started_at",
+        "finished_at",
+    }
+
+    code, out, _ = cli("jobs", "--json")
+    assert code == 0 and [j["id"] for j in json.loads(out)] == [job["id"]]
+    assert "chunks" not in json.loads(out)[0]
+
+    code, out, _ = cli("show", job["id"][:8])
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"Job {job['id']} [completed]"
+    assert [line.split(" ")[:4] for line in lines if line.startswith("|- ")] == [
+        ["|-", "Chunk", str(n), "[completed]"] for n in (1, 2, 3)
+    ]
+
+    code, out, _ = cli("run", "--tenant", "globex", "--type", "full")
+    assert code == 0 and f"Previous full job for globex: {job['id']} completed" in out
+
+
+def test_incomplete_run_exits_3_with_json(sync_env: SyncEnv) -> None:
+    sync_env.set(chunk_retries=0)
+    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    code, out, err = cli("run", "--tenant", "acme", "--type", "full", "--json")
+    assert code == 3
+    job = json.loads(out)
+    assert job["status"] == "incomplete"
+    assert "previous full job" in err.lower()  # human notes stay off stdout
+
+
+def test_failed_run_exits_1(sync_env: SyncEnv) -> None:
+    code, out, _ = cli("run", "--tenant", "nosuch", "--type", "full", "--json")
+    assert code == 1 and json.loads(out)["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--tenant", "Bad Tenant", "--type", "full"], "lowercase letters"),
+        (["--tenant", "acme", "--type", "delta"], "full"),
+        (["--tenant", "acme", "--type", "full", "--sync-size", "huge"], "small"),
+    ],
+)
+def test_bad_usage_exits_2_and_creates_no_job(
+    sync_env: SyncEnv, args: list[str], expected: str
+) -> None:
+    code, _, err = cli("run", *args)
+    assert code == 2 and expected in err
+    assert sync_env.ledger.list_jobs() == []
+
+
+def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv) -> None:
+    blocking = sync_env.ledger.create_job(
+        job_id=str(uuid.uuid4()),
+        tenant="acme",
+        sync_type="full",
+        sync_size="small",
+        chunk_size=100,
+        resources=("contacts",),
+    )
+    code, out, err = cli("run", "--tenant", "acme", "--type", "full", "--json")
+    assert code == 1
+    assert json.loads(out)["blocking_job_id"] == blocking.id and blocking.id in err
+    assert len(sync_env.ledger.list_jobs()) == 1
+
+
+def test_show_and_watch_unknown_job_exit_1(sync_env: SyncEnv) -> None:
+    for command in ("show", "watch"):
+        code, _, err = cli(command, "deadbeef")
+        assert code == 1 and "no job matches" in err
+
+
+def test_watch_prints_the_final_tree(sync_env: SyncEnv) -> None:
+    code, out, _ = cli("run", "--tenant", "globex", "--type", "full", "--json")
+    job_id = json.loads(out)["id"]
+    code, out, _ = cli("watch", job_id)
+    assert code == 0 and "|- Chunk 1 [completed]" in out
+
+
+def test_settings_set_and_show_masks_secrets(sync_env: SyncEnv) -> None:
+    sync_env.set(source_token="very-secret", api_token="also-secret")
+    code, out, _ = cli("settings", "set", "--tenant", "acme", "--sync-size", "large")
+    assert code == 0 and "large" in out
+    code, out, _ = cli("settings", "show", "--json")
+    shown = json.loads(out)
+    assert shown["tenants"] == {"acme": "large"}
+    assert shown["settings"]["JOBSVIEW_SOURCE_TOKEN"] == "********"
+    code, out, _ = cli("settings", "show")
+    assert "very-secret" not in out and "also-secret" not in out
+    code, _, err = cli("settings", "set", "--tenant", "acme", "--sync-size", "giant")
+    assert code == 2 and "xlarge" in err
+    # the stored size is the default for the tenant's next run
+    code, out, _ = cli("run", "--tenant", "acme", "--type", "full", "--json")
+    assert json.loads(out)["sync_size"] == "large" and json.loads(out)["chunk_size"] == 2_000
+
+
+def test_unreachable_database_is_a_clear_error(sync_env: SyncEnv) -> None:
+    sync_env.set(database_url="postgresql+psycopg://u:pw@127.0.0.1:1/x")
+    code, out, err = cli("jobs", "--json")
+    assert code == 1 and "cannot open database" in err and ":pw@" not in err
+    assert "error" in json.loads(out)
+    code, _, err = cli("run", "--tenant", "acme", "--type", "full")
+    assert code == 1 and "cannot open database" in err
+
+
+def test_invalid_setting_is_reported_at_start_up(sync_env: SyncEnv) -> None:
+    sync_env.set(sync_size="gigantic")
+    code, _, err = cli("jobs")
+    assert code == 1 and "JOBSVIEW_SYNC_SIZE" in err and "xlarge" in err
