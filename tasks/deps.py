@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 
 from connectors.destination import Destination, get_destination
 from connectors.source import RestSource
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from ledger.store import Ledger, get_ledger
 
 
@@ -20,7 +21,13 @@ def destination() -> Destination:
 
 
 def source() -> RestSource:
-    return RestSource.from_settings(get_settings())
+    """One shared client per process and settings: building one costs ~35 ms (TLS setup)."""
+    return _source(get_settings())
+
+
+@functools.cache
+def _source(settings: Settings) -> RestSource:
+    return RestSource.from_settings(settings)
 
 
 def worker_name() -> str:

@@ -74,15 +74,14 @@ def plan_job(
     settings = get_settings()
     ledger = deps.ledger()
     size = resolve_sync_size(ledger, tenant, sync_size, settings.sync_size)
-    with deps.source() as source:
-        return plan(
-            ledger,
-            source,
-            job_id=job_id,
-            tenant=tenant,
-            sync_type=sync_type,
-            sync_size=size,
-            resources=settings.resources,
-            watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
-            flow_run_id=flow_run_id,
-        )
+    return plan(
+        ledger,
+        deps.source(),
+        job_id=job_id,
+        tenant=tenant,
+        sync_type=sync_type,
+        sync_size=size,
+        resources=settings.resources,
+        watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
+        flow_run_id=flow_run_id,
+    )

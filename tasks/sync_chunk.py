@@ -111,16 +111,15 @@ def should_retry(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> boo
     retry_condition_fn=should_retry,
 )
 def sync_chunk(job_id: str, tenant: str, index: int, total: int) -> ChunkSummary:
-    with deps.source() as source:
-        return run_chunk(
-            deps.ledger(),
-            source,
-            deps.destination(),
-            job_id=job_id,
-            tenant=tenant,
-            index=index,
-            worker=deps.worker_name(),
-        )
+    return run_chunk(
+        deps.ledger(),
+        deps.source(),
+        deps.destination(),
+        job_id=job_id,
+        tenant=tenant,
+        index=index,
+        worker=deps.worker_name(),
+    )
 
 
 def chunk_task(settings: Any = None) -> Task[..., ChunkSummary]:

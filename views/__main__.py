@@ -1,0 +1,3 @@
+from views.cli import app
+
+app(prog_name="jobsview")
