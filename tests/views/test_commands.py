@@ -21,8 +21,7 @@ def jobsview() -> list[str]:
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JOBSVIEW_", "PREFECT_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBSVIEW_", "PREFECT_"))}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     return env
 
@@ -31,8 +30,12 @@ def test_demo_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
     """The quickstart: nothing running beforehand, a temporary Prefect server, SQLite."""
     started = time.monotonic()
     result = subprocess.run(
-        [*jobsview(), "demo", "--json"], cwd=tmp_path, env=clean_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [*jobsview(), "demo", "--json"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
@@ -43,8 +46,12 @@ def test_demo_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
     assert elapsed < 60
 
     shown = subprocess.run(
-        [*jobsview(), "show", job["id"][:8]], cwd=tmp_path, env=clean_env(tmp_path),
-        capture_output=True, text=True, timeout=60,
+        [*jobsview(), "show", job["id"][:8]],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert shown.returncode == 0 and "|- Chunk 8 [completed]" in shown.stdout
 
@@ -59,15 +66,18 @@ def test_demo_source_command_serves_the_contract(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [*jobsview(), "demo-source", "--port", str(port), "--token", "tok", "--page-cap", "7"],
-        env=clean_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=clean_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}/tenants/acme/contacts"
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(url, params={"offset": 0, "limit": 50},
-                                     headers={"Authorization": "Bearer tok"})
+                response = httpx.get(
+                    url, params={"offset": 0, "limit": 50}, headers={"Authorization": "Bearer tok"}
+                )
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
