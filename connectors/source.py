@@ -25,6 +25,7 @@ from connectors.responses import (
     shown,
 )
 from connectors.retry import RetryPolicy, backoff_delay, parse_retry_after
+from connectors.throttle import Throttle
 from core.errors import ConfigError, FatalSourceError, StopRequested
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class RestSource:
         self.retry = retry
         self.stats = SourceStats()
         self._stats_lock = threading.Lock()
+        self._throttles: dict[str, Throttle] = {}
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             # Checked here because httpx's own complaint about a bad header value quotes it.
@@ -172,6 +174,8 @@ class RestSource:
                     f"stop requested before reading {resource} of tenant {tenant} "
                     f"at offset {offset}"
                 )
+            throttle = self._throttle(tenant)
+            throttle.wait()
             self._count(requests=1)
             retry_after: float | None = None
             failure: Failure
@@ -211,7 +215,17 @@ class RestSource:
                 delay,
             )
             self._count(retries=1)
-            self.retry.sleep(delay)
+            if isinstance(failure, httpx.Response) and failure.status_code == 429:
+                throttle.pause(delay)  # every chunk of the tenant waits, not just this one
+            else:
+                self.retry.sleep(delay)
+
+    def _throttle(self, tenant: str) -> Throttle:
+        with self._stats_lock:
+            throttle = self._throttles.get(tenant)
+            if throttle is None:
+                throttle = self._throttles[tenant] = Throttle(sleep=self.retry.sleep)
+            return throttle
 
     def _count(self, requests: int = 0, retries: int = 0) -> None:
         with self._stats_lock:

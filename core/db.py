@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
@@ -67,6 +70,38 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+DB_RETRY_SECONDS = 30.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    # A restarting server, a dropped connection, or SQLite's write lock held too long.
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def retry_db(fn: Callable[P, R]) -> Callable[P, R]:
+    """Re-run a whole unit of database work while the database is briefly away."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        deadline = time.monotonic() + DB_RETRY_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as exc:
+                if not _is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1fs", _first_line(exc), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 3.0)
+
+    return wrapper
 
 
 @functools.cache

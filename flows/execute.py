@@ -5,9 +5,6 @@ Shared by ``sync_job`` and ``resume_job``: both plan differently, then end here.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from prefect import get_run_logger, tags
@@ -17,11 +14,13 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from core.errors import ConfigError
 from core.settings import Settings, TaskRunnerKind, get_settings
-from flows.naming import job_tags
+from flows.watcher import watch_job
 from ledger import adapter
 from ledger.models import ChunkStatus, Job, JobStatus
+from ledger.recovery import root_of
 from ledger.store import Ledger
 from tasks import deps
+from tasks.prefect_api import job_tags
 from tasks.sync_chunk import chunk_task
 
 
@@ -47,27 +46,6 @@ def make_task_runner(settings: Settings) -> TaskRunner[Any]:
     return ThreadPoolTaskRunner(max_workers=settings.max_concurrent_chunks)
 
 
-@contextmanager
-def heartbeat(ledger: Ledger, job_id: str, interval: float) -> Iterator[None]:
-    """Beat while the job runs, so reconcile can tell a live job from a dead one."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                ledger.heartbeat(job_id)
-            except Exception:  # a missed beat is not worth failing the job
-                get_run_logger().warning("heartbeat for job %s failed", job_id)
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id[:8]}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _failure_text(state: State[Any]) -> str:
     exc = state.result(raise_on_failure=False)
     return str(exc) if isinstance(exc, BaseException) else (state.message or state.name or "")
@@ -80,7 +58,7 @@ def execute(job: Job) -> State[Any]:
     log = get_run_logger()
     planned = ledger.get_job(job.id)
     pending = [c.index for c in planned.chunks or () if not c.status.finished]
-    if planned.status is JobStatus.RUNNING and pending:
+    if planned.status is JobStatus.RUNNING and pending and not planned.cancel_requested:
         log.info(
             "job %s: %d chunks to run, %d at a time",
             job.id,
@@ -88,28 +66,37 @@ def execute(job: Job) -> State[Any]:
             settings.max_concurrent_chunks,
         )
         task = chunk_task(settings)
+        interrupted: BaseException | None = None
+        total = max(c.index for c in planned.chunks or ())
         with (
-            heartbeat(ledger, job.id, settings.stale_after_seconds / 4),
+            watch_job(ledger, job.id, planned.flow_run_id, settings.stale_after_seconds / 4),
             tags(*job_tags(job.tenant, job.sync_type)),
             make_task_runner(settings) as runner,
         ):
-            futures = runner.map(
-                task,  # type: ignore[arg-type]
-                {
-                    "job_id": job.id,
-                    "tenant": job.tenant,
-                    "index": pending,
-                    "total": planned.total_chunks,
-                },
-            )
-            index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
-            for future in as_completed(futures):
-                future.wait()  # the local final state: the API's copy may lag or be lost
-                state = future.state
-                status = adapter.chunk_status(state.type, state.name)
-                if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
-                    index = index_of[future.task_run_id]
-                    ledger.settle_chunk(job.id, index, status, _failure_text(state))
+            try:
+                futures = runner.map(
+                    task,  # type: ignore[arg-type]
+                    {"job_id": job.id, "tenant": job.tenant, "index": pending, "total": total},
+                )
+                index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
+                for future in as_completed(futures):
+                    future.wait()  # the local final state: the API's copy may lag or be lost
+                    state = future.state
+                    status = adapter.chunk_status(state.type, state.name)
+                    if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
+                        index = index_of[future.task_run_id]
+                        ledger.settle_chunk(job.id, index, status, _failure_text(state))
+            except BaseException as exc:
+                # Ctrl-C, or SIGTERM from a Prefect worker cancelling the run: stop the
+                # chunks at their next page (leaving the block waits for them), then settle.
+                ledger.request_cancel(job.id)
+                log.warning(
+                    "job %s interrupted (%s): stopping its chunks", job.id, type(exc).__name__
+                )
+                interrupted = exc
+        if interrupted is not None:
+            finish(ledger, job.id)
+            raise interrupted
     return finish(ledger, job.id)
 
 
@@ -129,7 +116,9 @@ def finish(ledger: Ledger, job_id: str) -> State[Any]:
         )
         ledger.finish_job(job_id, status)
         if status is JobStatus.COMPLETED:
-            ledger.set_watermarks(job.tenant, job.resources, job.created_at, job.id)
+            # A resume completes its chain: the watermark is when the chain was planned.
+            planned_at = root_of(ledger, job).created_at
+            ledger.set_watermarks(job.tenant, job.resources, planned_at, job.id)
     job = ledger.get_job(job_id)
     get_run_logger().info(
         "job %s %s: %d/%d chunks completed, %d records",

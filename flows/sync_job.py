@@ -12,20 +12,23 @@ from prefect.runtime import flow_run
 from chunking import SyncSize
 from core.validation import SyncType, parse_sync_size, parse_sync_type, validate_tenant
 from flows.execute import execute
-from flows.naming import tag_flow_run
 from ledger.render import describe_previous
 from tasks import deps
 from tasks.plan_job import plan_job
+from tasks.prefect_api import tag_flow_run
 
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def _flow_run_name() -> str:
     params = flow_run.parameters
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{params['tenant']}-{params.get('sync_type', 'full')}-{stamp}"
+    return f"{params['tenant']}-{params.get('sync_type', 'full')}-{timestamp()}"
 
 
 @flow(name="sync-job", flow_run_name=_flow_run_name)

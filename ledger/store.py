@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
-from core.db import get_engine, migrate, utcnow
+from core.db import get_engine, migrate, retry_db, utcnow
 from core.errors import InvalidInputError, JobConflictError, JobNotFoundError
 from ledger.models import (
     ACTIVE_JOB_STATUSES,
@@ -36,6 +36,7 @@ class Ledger(TenantStore):
 
     # -- jobs -------------------------------------------------------------
 
+    @retry_db
     def create_job(
         self,
         *,
@@ -71,6 +72,7 @@ class Ledger(TenantStore):
             raise JobConflictError(tenant, sync_type, blocking.id) from None
         return self.get_job(job_id)
 
+    @retry_db
     def add_chunks(
         self,
         job_id: str,
@@ -95,10 +97,12 @@ class Ledger(TenantStore):
             with self.engine.begin() as conn:
                 conn.execute(insert(chunks), rows)
 
+    @retry_db
     def update_job(self, job_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
+    @retry_db
     def start_job(self, job_id: str, *, ran_as_full: bool) -> None:
         now = utcnow()
         self.update_job(
@@ -109,9 +113,11 @@ class Ledger(TenantStore):
             ran_as_full=ran_as_full,
         )
 
+    @retry_db
     def heartbeat(self, job_id: str) -> None:
         self.update_job(job_id, heartbeat_at=utcnow())
 
+    @retry_db
     def record_job_error(self, job_id: str, error: str) -> None:
         """Note a job-level error once; chunks that see it stop starting."""
         with self.engine.begin() as conn:
@@ -119,6 +125,7 @@ class Ledger(TenantStore):
                 update(jobs).where(jobs.c.id == job_id, jobs.c.error.is_(None)).values(error=error)
             )
 
+    @retry_db
     def finish_job(self, job_id: str, status: JobStatus, error: str | None = None) -> Job:
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
         if error is not None:
@@ -126,6 +133,48 @@ class Ledger(TenantStore):
         self.update_job(job_id, **values)
         return self.get_job(job_id)
 
+    @retry_db
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a queued or running job to stop; False if it had already ended."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
+                .values(cancel_requested=True)
+            )
+        return bool(done.rowcount)
+
+    @retry_db
+    def copy_unfinished_chunks(self, parent_id: str, job_id: str) -> int:
+        """Give ``job_id`` the same windows as the chunks of ``parent_id`` that did not complete."""
+        with self.engine.begin() as conn:
+            rows = (
+                conn.execute(
+                    select(chunks).where(
+                        chunks.c.job_id == parent_id,
+                        chunks.c.status != ChunkStatus.COMPLETED.value,
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            fresh = [
+                {
+                    **{
+                        k: row[k] for k in ("index", "resource", "offset", "limit", "updated_since")
+                    },
+                    "job_id": job_id,
+                    "status": ChunkStatus.PENDING.value,
+                    "records": 0,
+                    "attempts": 0,
+                }
+                for row in rows
+            ]
+            if fresh:
+                conn.execute(insert(chunks), fresh)
+        return len(fresh)
+
+    @retry_db
     def stop_reason(self, job_id: str) -> str | None:
         """Why the job's chunks should stop, or None to go on."""
         with self.engine.connect() as conn:
@@ -146,6 +195,7 @@ class Ledger(TenantStore):
                 .values(**values)
             )
 
+    @retry_db
     def get_chunk(self, job_id: str, index: int) -> Chunk:
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -155,6 +205,7 @@ class Ledger(TenantStore):
             raise JobNotFoundError(f"{job_id} chunk {index}")
         return _chunk(row)
 
+    @retry_db
     def chunk_started(self, job_id: str, index: int, worker: str) -> None:
         self._update_chunk(
             job_id,
@@ -166,6 +217,7 @@ class Ledger(TenantStore):
             finished_at=None,
         )
 
+    @retry_db
     def chunk_completed(self, job_id: str, index: int, records: int) -> None:
         self._update_chunk(
             job_id,
@@ -175,10 +227,12 @@ class Ledger(TenantStore):
             finished_at=utcnow(),
         )
 
+    @retry_db
     def chunk_error(self, job_id: str, index: int, error: str) -> None:
         """Record an attempt's error; the chunk stays running until Prefect gives up."""
         self._update_chunk(job_id, index, error=error)
 
+    @retry_db
     def settle_chunk(
         self, job_id: str, index: int, status: ChunkStatus, error: str | None = None
     ) -> None:
@@ -188,16 +242,26 @@ class Ledger(TenantStore):
             values["error"] = error
         self._update_chunk(job_id, index, chunks.c.status.in_(_OPEN_CHUNK_STATUSES), **values)
 
-    def settle_open_chunks(self, job_id: str, status: ChunkStatus, error: str) -> None:
+    @retry_db
+    def settle_open_chunks(
+        self,
+        job_id: str,
+        status: ChunkStatus,
+        error: str,
+        only: ChunkStatus | None = None,
+    ) -> None:
+        """Finish every unfinished chunk (or only those in status ``only``)."""
+        which = [only.value] if only else _OPEN_CHUNK_STATUSES
         with self.engine.begin() as conn:
             conn.execute(
                 update(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.status.in_(_OPEN_CHUNK_STATUSES))
+                .where(chunks.c.job_id == job_id, chunks.c.status.in_(which))
                 .values(status=status.value, error=error, finished_at=utcnow())
             )
 
     # -- reading ----------------------------------------------------------
 
+    @retry_db
     def resolve_id(self, ref: str) -> str:
         """A full job id from an id or a unique prefix of one."""
         ref = ref.strip().lower()
@@ -217,6 +281,7 @@ class Ledger(TenantStore):
             raise InvalidInputError(f"job prefix {ref!r} is ambiguous: {', '.join(ids)}, ...")
         return ids[0]
 
+    @retry_db
     def get_job(self, ref: str, *, with_chunks: bool = True) -> Job:
         job_id = self.resolve_id(ref)
         with self.engine.connect() as conn:
@@ -246,6 +311,7 @@ class Ledger(TenantStore):
         counts, records = counts_by_job.get(job_id, (empty_counts(), 0))
         return _job(row, counts, records, None, tuple(children))
 
+    @retry_db
     def list_jobs(
         self,
         *,
@@ -271,17 +337,30 @@ class Ledger(TenantStore):
             result.append(_job(row, counts, records, None, ()))
         return result
 
+    @retry_db
+    def active_jobs(self, tenant: str | None = None, sync_type: str | None = None) -> list[Job]:
+        query = select(jobs.c.id).where(jobs.c.status.in_(_ACTIVE))
+        if tenant:
+            query = query.where(jobs.c.tenant == tenant)
+        if sync_type:
+            query = query.where(jobs.c.sync_type == sync_type)
+        with self.engine.connect() as conn:
+            ids = conn.execute(query).scalars().all()
+        return [self.get_job(job_id, with_chunks=False) for job_id in ids]
+
+    @retry_db
     def active_job(self, tenant: str, sync_type: str) -> Job | None:
         with self.engine.connect() as conn:
             job_id = conn.execute(
                 select(jobs.c.id).where(
                     jobs.c.tenant == tenant,
                     jobs.c.sync_type == sync_type,
-                    jobs.c.status.in_([s.value for s in ACTIVE_JOB_STATUSES]),
+                    jobs.c.status.in_(_ACTIVE),
                 )
             ).scalar()
         return None if job_id is None else self.get_job(job_id, with_chunks=False)
 
+    @retry_db
     def previous_job(self, tenant: str, sync_type: str, *, before: str | None = None) -> Job | None:
         """The newest job of this tenant and type, other than ``before``."""
         found = self.list_jobs(tenant=tenant, sync_type=sync_type, limit=2)
@@ -309,6 +388,7 @@ class Ledger(TenantStore):
 
 
 _OPEN_CHUNK_STATUSES = (ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value)
+_ACTIVE = [s.value for s in ACTIVE_JOB_STATUSES]
 
 
 def _chunk(row: Row[Any]) -> Chunk:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, select
 
 from chunking import SyncSize
-from core.db import upsert, utcnow
+from core.db import retry_db, upsert, utcnow
 from ledger.schema import tenant_settings, watermarks
 
 
@@ -16,6 +16,7 @@ class TenantStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @retry_db
     def tenant_sync_size(self, tenant: str) -> SyncSize | None:
         with self.engine.connect() as conn:
             value = conn.execute(
@@ -23,11 +24,13 @@ class TenantStore:
             ).scalar()
         return None if value is None else SyncSize(value)
 
+    @retry_db
     def tenant_sync_sizes(self) -> dict[str, SyncSize]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tenant_settings).order_by(tenant_settings.c.tenant)).all()
         return {row.tenant: SyncSize(row.sync_size) for row in rows}
 
+    @retry_db
     def set_tenant_sync_size(self, tenant: str, size: SyncSize | None) -> None:
         """Store a tenant's Sync Size; ``None`` returns it to the default."""
         with self.engine.begin() as conn:
@@ -37,6 +40,7 @@ class TenantStore:
             stmt = upsert(tenant_settings, conn.dialect.name, ["tenant"])
             conn.execute(stmt, {"tenant": tenant, "sync_size": size.value, "updated_at": utcnow()})
 
+    @retry_db
     def watermarks(self, tenant: str) -> dict[str, datetime]:
         """Planning start of the last completed job, per resource."""
         with self.engine.connect() as conn:
@@ -47,6 +51,7 @@ class TenantStore:
             ).all()
         return {row.resource: row.planned_at for row in rows}
 
+    @retry_db
     def set_watermarks(
         self, tenant: str, resources: Iterable[str], planned_at: datetime, job_id: str
     ) -> None:

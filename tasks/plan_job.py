@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from chunking import SyncSize, plan_chunks
@@ -14,8 +14,10 @@ from core.errors import JobsViewError
 from core.settings import get_settings
 from core.validation import SyncType
 from ledger.models import Job, JobStatus
+from ledger.recovery import reconcile, resumable
 from ledger.store import Ledger
 from tasks import deps
+from tasks.prefect_api import flow_run_state
 
 
 def resolve_sync_size(
@@ -63,6 +65,19 @@ def plan(
     return ledger.get_job(job.id, with_chunks=False)
 
 
+def _reconcile_before_claim(ledger: Ledger, tenant: str, sync_type: str) -> None:
+    """A dead run of the same tenant and type must not block this one forever."""
+    settings = get_settings()
+    for job in reconcile(
+        ledger,
+        timedelta(seconds=settings.stale_after_seconds),
+        flow_run_state,
+        tenant=tenant,
+        sync_type=sync_type,
+    ):
+        get_run_logger().warning("reconciled job %s: %s (%s)", job.id, job.status.value, job.error)
+
+
 @task(name="plan-job", cache_policy=NO_CACHE)
 def plan_job(
     job_id: str,
@@ -73,6 +88,7 @@ def plan_job(
 ) -> Job:
     settings = get_settings()
     ledger = deps.ledger()
+    _reconcile_before_claim(ledger, tenant, sync_type.value)
     size = resolve_sync_size(ledger, tenant, sync_size, settings.sync_size)
     return plan(
         ledger,
@@ -85,3 +101,32 @@ def plan_job(
         watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
         flow_run_id=flow_run_id,
     )
+
+
+def plan_resume(
+    ledger: Ledger, parent_ref: str, job_id: str, flow_run_id: str | None = None
+) -> Job:
+    """Claim a job that re-runs the parent's unfinished chunks with the same windows."""
+    parent = resumable(ledger, parent_ref)
+    job = ledger.create_job(
+        job_id=job_id,
+        tenant=parent.tenant,
+        sync_type=parent.sync_type,
+        sync_size=parent.sync_size,
+        chunk_size=parent.chunk_size,
+        resources=parent.resources,
+        parent_id=parent.id,
+    )
+    if flow_run_id:
+        ledger.update_job(job.id, flow_run_id=flow_run_id)
+    ledger.copy_unfinished_chunks(parent.id, job.id)
+    ledger.start_job(job.id, ran_as_full=parent.ran_as_full)
+    return ledger.get_job(job.id, with_chunks=False)
+
+
+@task(name="plan-resume", cache_policy=NO_CACHE)
+def plan_resume_job(parent_ref: str, job_id: str, flow_run_id: str | None = None) -> Job:
+    ledger = deps.ledger()
+    parent = ledger.get_job(parent_ref, with_chunks=False)
+    _reconcile_before_claim(ledger, parent.tenant, parent.sync_type)
+    return plan_resume(ledger, parent.id, job_id, flow_run_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from core.db import get_engine
 
@@ -38,7 +39,7 @@ def postgres_schema() -> Iterator[str]:
             pytest.fail(f"PostgreSQL is required but not reachable at {PG_SERVER}")
         pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}")
     schema = f"jv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER)
+    admin = create_engine(PG_SERVER, poolclass=NullPool)  # survives a server restart
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"

@@ -91,6 +91,7 @@ TenantOpt = Annotated[
     str, typer.Option("--tenant", "-t", callback=tenant_option, help="Tenant name.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+JobArg = Annotated[str, typer.Argument(help="Job id, or a unique prefix of one.")]
 
 
 def open_ledger() -> Ledger:
@@ -104,29 +105,15 @@ def print_job(job: Job, as_json: bool) -> None:
         out.print(render_tree(job), markup=False)
 
 
-def run_job(tenant: str, sync_type: SyncType, sync_size: SyncSize | None, as_json: bool) -> Job:
-    """Run a sync in this process, with live progress on a terminal; return the job."""
-    from flows.sync_job import new_job_id, sync_job  # Prefect import is slow: only when running
-
-    ledger = open_ledger()
-    say = err if as_json else out
-    say.print(
-        describe_previous(ledger.previous_job(tenant, sync_type.value), tenant, sync_type.value),
-        markup=False,
-    )
-    blocking = ledger.active_job(tenant, sync_type.value)
-    if blocking:
-        raise JobConflictError(tenant, sync_type.value, blocking.id)
-    job_id = new_job_id()
+def follow_flow(ledger: Ledger, job_id: str, as_json: bool, start: Callable[[], Any]) -> Job:
+    """Run a flow in this process, with live progress on a terminal; return its job."""
     live = out.is_terminal and not as_json
     with live_job(ledger, job_id, out, tree=False) if live else nullcontext():
-        state: State[Any] = sync_job(  # type: ignore[assignment]
-            tenant=tenant,
-            sync_type=sync_type,
-            sync_size=sync_size,
-            job_id=job_id,
-            return_state=True,
-        )
+        try:
+            state: State[Any] = start()
+        except KeyboardInterrupt:
+            err.print("Interrupted: the job stopped its chunks and is cancelled.")
+            return ledger.get_job(job_id)
     try:
         return ledger.get_job(job_id)
     except JobNotFoundError:
@@ -134,6 +121,29 @@ def run_job(tenant: str, sync_type: SyncType, sync_size: SyncSize | None, as_jso
         if isinstance(cause, JobsViewError):
             raise cause from None
         raise JobsViewError(f"the job did not start: {state.message}") from None
+
+
+def run_job(tenant: str, sync_type: SyncType, sync_size: SyncSize | None, as_json: bool) -> Job:
+    """Run a sync in this process; return the job."""
+    from flows.sync_job import new_job_id, sync_job  # Prefect import is slow: only when running
+
+    ledger = open_ledger()
+    say = err if as_json else out
+    previous = ledger.previous_job(tenant, sync_type.value)
+    say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
+    job_id = new_job_id()
+    return follow_flow(
+        ledger,
+        job_id,
+        as_json,
+        lambda: sync_job(
+            tenant=tenant,
+            sync_type=sync_type,
+            sync_size=sync_size,
+            job_id=job_id,
+            return_state=True,
+        ),
+    )
 
 
 @app.command()
@@ -186,17 +196,14 @@ def jobs(
 
 @app.command()
 @handles_errors
-def show(
-    job: Annotated[str, typer.Argument(help="Job id, or a unique prefix of one.")],
-    as_json: JsonOpt = False,
-) -> None:
+def show(job: JobArg, as_json: JsonOpt = False) -> None:
     """One job, as the seed's tree of chunks."""
     print_job(open_ledger().get_job(job), as_json)
 
 
 @app.command()
 @handles_errors
-def watch(job: Annotated[str, typer.Argument(help="Job id, or a unique prefix of one.")]) -> None:
+def watch(job: JobArg) -> None:
     """Follow a job's tree and progress live until it ends."""
     ledger = open_ledger()
     job_id = ledger.resolve_id(job)
@@ -210,6 +217,65 @@ def watch(job: Annotated[str, typer.Argument(help="Job id, or a unique prefix of
     final = ledger.get_job(job_id)
     out.print(render_tree(final), markup=False)
     raise typer.Exit(EXIT_CODES.get(final.status, 1))
+
+
+@app.command()
+@handles_errors
+def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
+    """Ask a queued or running job to stop: unstarted chunks are cancelled, running ones stop
+    at their next page and write nothing."""
+    from ledger.recovery import request_cancel
+
+    found = request_cancel(open_ledger(), job)
+    if as_json:
+        emit_json(found.to_dict(include_chunks=False))
+    else:
+        out.print(f"Cancel requested for job {found.id}; it stops within a few seconds.")
+
+
+@app.command()
+@handles_errors
+def resume(job: JobArg, as_json: JsonOpt = False) -> None:
+    """Run, as a new linked job, only the chunks of JOB that did not complete."""
+    from flows.resume_job import resume_job
+    from flows.sync_job import new_job_id
+    from ledger.recovery import resumable
+
+    ledger = open_ledger()
+    parent = resumable(ledger, job)
+    new_id = new_job_id()
+    (err if as_json else out).print(f"Resuming job {parent.id} as {new_id}.", markup=False)
+    found = follow_flow(
+        ledger,
+        new_id,
+        as_json,
+        lambda: resume_job(job_id=parent.id, new_id=new_id, return_state=True),
+    )
+    print_job(found, as_json)
+    raise typer.Exit(EXIT_CODES.get(found.status, 1))
+
+
+@app.command()
+@handles_errors
+def reconcile(as_json: JsonOpt = False) -> None:
+    """Settle jobs whose run was interrupted (stale heartbeat, or a crashed flow run)."""
+    from datetime import timedelta
+
+    from ledger.recovery import reconcile as settle_interrupted
+    from tasks.prefect_api import flow_run_state
+
+    stale = timedelta(seconds=get_settings().stale_after_seconds)
+    settled = settle_interrupted(open_ledger(), stale, flow_run_state)
+    if as_json:
+        emit_json([j.to_dict(include_chunks=False) for j in settled])
+        return
+    for found in settled:
+        out.print(
+            f"{found.id} {found.tenant} {found.sync_type}: {found.status.value} ({found.error})",
+            markup=False,
+        )
+    if not settled:
+        out.print("No interrupted jobs.")
 
 
 @app.command("demo-source")

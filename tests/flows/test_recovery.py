@@ -1,0 +1,196 @@
+"""Recovery in process: faults, resume, cancel (ledger and Prefect), reconcile, DB restarts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.states import Cancelling
+
+from connectors.demo_faults import MalformedRule
+from core import InvalidInputError
+from flows.resume_job import resume_job
+from flows.sync_job import new_job_id, sync_job
+from ledger import ChunkStatus, Job, JobStatus
+from ledger.recovery import reconcile, request_cancel
+from tests.support import SyncEnv
+
+
+def outcome(state: Any) -> Job:
+    result = state.result(raise_on_failure=False)
+    return result.job if hasattr(result, "job") else result
+
+
+def assert_ledger_matches_destination(env: SyncEnv, job: Job, tenant: str = "acme") -> None:
+    """Nothing claimed that is not stored: completed chunks' records are all in the destination."""
+    stored = env.destination.count(tenant)
+    assert stored >= job.records_synced
+    if job.status is JobStatus.COMPLETED:
+        env.assert_destination_equals_source(tenant)
+
+
+def test_transient_faults_still_complete_exactly(sync_env: SyncEnv) -> None:
+    faults = sync_env.source.faults
+    faults.rate_429, faults.retry_after = 0.15, 0.05
+    faults.rate_5xx, faults.rate_drop, faults.slow_ms = 0.05, 0.03, 2
+    sync_env.set(page_size=50)
+    job = sync_job(tenant="acme", sync_type="full", sync_size="medium")
+    assert job.status is JobStatus.COMPLETED
+    sync_env.assert_destination_equals_source("acme")
+    assert sync_env.source.stats.count(429) > 0 and sync_env.source.stats.count("dropped") > 0
+
+
+def test_persistent_malformed_page_then_resume_makes_it_exact(sync_env: SyncEnv) -> None:
+    sync_env.set(chunk_retries=1)
+    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    first = outcome(sync_job(tenant="acme", sync_type="full", return_state=True))
+    assert first.status is JobStatus.INCOMPLETE
+    assert [(c.index, c.status) for c in first.chunks if c.status is not ChunkStatus.COMPLETED] == [
+        (7, ChunkStatus.FAILED)
+    ]
+    assert not sync_env.ledger.watermarks("acme")
+
+    # still broken: the resume fails the same chunk and can itself be resumed
+    second = outcome(resume_job(job_id=first.id, return_state=True))
+    assert second.parent_id == first.id and second.status is JobStatus.FAILED
+    assert [(c.index, c.offset, c.limit) for c in second.chunks] == [(7, 500, 500)]
+    assert sync_env.ledger.get_job(first.id).resumed_by == (second.id,)
+    with pytest.raises(InvalidInputError, match="already resumed"):
+        resume_job(job_id=first.id)
+
+    sync_env.source.faults.malformed = []
+    third = resume_job(job_id=second.id)
+    assert third.status is JobStatus.COMPLETED and third.records_synced == 500
+    sync_env.assert_destination_equals_source("acme")
+    # the chain completed: the watermark is when its first job was planned
+    assert set(sync_env.ledger.watermarks("acme").values()) == {first.created_at}
+    with pytest.raises(InvalidInputError, match="nothing to resume"):
+        resume_job(job_id=third.id)
+
+
+def test_open_ended_window_stays_open_ended_on_resume(sync_env: SyncEnv) -> None:
+    sync_env.set(chunk_retries=0)
+    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=2000, times=1)]
+    first = outcome(sync_job(tenant="acme", sync_type="full", return_state=True))
+    assert first.status is JobStatus.INCOMPLETE
+    sync_env.source.store.change("acme", "contacts", insert=7)  # appended after planning
+    resumed = resume_job(job_id=first.id)
+    (chunk,) = resumed.chunks
+    assert (chunk.index, chunk.offset, chunk.limit, chunk.records) == (5, 2000, None, 507)
+    sync_env.assert_destination_equals_source("acme")
+
+
+def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        box["state"] = sync_job(return_state=True, **kwargs)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, box
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def completed_chunks(env: SyncEnv, job_id: str) -> int:
+    try:
+        return env.ledger.get_job(job_id, with_chunks=False).counts[ChunkStatus.COMPLETED]
+    except Exception:
+        return 0
+
+
+@pytest.mark.parametrize("how", ["ledger", "prefect"])
+def test_cancel_stops_within_seconds_and_keeps_completed_work(sync_env: SyncEnv, how: str) -> None:
+    sync_env.source.faults.slow_ms = 30
+    sync_env.set(page_size=50, max_concurrent_chunks=2)
+    job_id = new_job_id()
+    thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
+    wait_for(lambda: completed_chunks(sync_env, job_id) >= 3)
+    asked = time.monotonic()
+    if how == "ledger":
+        request_cancel(sync_env.ledger, job_id[:8])
+    else:
+        flow_run_id = sync_env.ledger.get_job(job_id).flow_run_id
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run_id, Cancelling(), force=True)  # type: ignore[arg-type]
+    thread.join(timeout=30)
+    latency = time.monotonic() - asked
+    assert not thread.is_alive() and latency < 10
+    job = sync_env.ledger.get_job(job_id)
+    assert job.status is JobStatus.CANCELLED
+    statuses = {c.status for c in job.chunks}
+    assert statuses <= {ChunkStatus.COMPLETED, ChunkStatus.CANCELLED}
+    assert job.counts[ChunkStatus.CANCELLED] > 0
+    # chunk writes are atomic: stored records are exactly what completed chunks report
+    assert sync_env.destination.count("acme") == job.records_synced
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(job.flow_run_id).state  # type: ignore[arg-type]
+    assert state is not None and state.type is StateType.CANCELLED
+    with pytest.raises(InvalidInputError, match="already ended"):
+        request_cancel(sync_env.ledger, job_id)
+
+
+def test_reconcile_settles_interrupted_jobs(sync_env: SyncEnv) -> None:
+    ledger = sync_env.ledger
+    from chunking import plan_chunks
+
+    def started_job(tenant: str) -> str:
+        job = ledger.create_job(job_id=new_job_id(), tenant=tenant, sync_type="full",
+                                sync_size="small", chunk_size=100, resources=("contacts",))
+        ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
+        ledger.start_job(job.id, ran_as_full=False)
+        ledger.chunk_started(job.id, 1, "h:1")
+        ledger.chunk_completed(job.id, 1, 100)
+        ledger.chunk_started(job.id, 2, "h:1")
+        return job.id
+
+    stale, alive, crashed = started_job("a1"), started_job("a2"), started_job("a3")
+    ledger.update_job(crashed, flow_run_id="00000000-0000-0000-0000-000000000003")
+    ledger.update_job(stale, heartbeat_at=ledger.get_job(stale).created_at - timedelta(minutes=5))
+    states = {"00000000-0000-0000-0000-000000000003": StateType.CRASHED}
+    settled = reconcile(ledger, timedelta(seconds=60), states.get)
+    assert sorted(j.id for j in settled) == sorted([stale, crashed])
+    for job_id in (stale, crashed):
+        job = ledger.get_job(job_id)
+        assert job.status is JobStatus.INCOMPLETE and "interrupted" in (job.error or "")
+        assert [(c.status, c.error) for c in job.chunks] == [
+            (ChunkStatus.COMPLETED, None),
+            (ChunkStatus.FAILED, "interrupted"),
+            (ChunkStatus.CANCELLED, "not run: interrupted"),
+        ]
+    assert ledger.get_job(alive).status is JobStatus.RUNNING
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster")
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_restart_mid_run_loses_nothing(sync_env: SyncEnv) -> None:
+    sync_env.source.faults.slow_ms = 20
+    sync_env.set(page_size=50, max_concurrent_chunks=2, chunk_retry_delay_seconds=1)
+    job_id = new_job_id()
+    thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
+    wait_for(lambda: completed_chunks(sync_env, job_id) >= 3)
+    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                   check=True, timeout=60)
+    thread.join(timeout=120)
+    job = outcome(box["state"])
+    assert job.status in (JobStatus.COMPLETED, JobStatus.INCOMPLETE)
+    assert_ledger_matches_destination(sync_env, job)
+    if job.status is JobStatus.INCOMPLETE:
+        resumed = resume_job(job_id=job.id)
+        assert resumed.status is JobStatus.COMPLETED
+    sync_env.assert_destination_equals_source("acme")
