@@ -59,6 +59,7 @@ class RestSource:
         timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
+        before_request: Callable[[str], None] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -68,6 +69,8 @@ class RestSource:
         self.stats = SourceStats()
         self._stats_lock = threading.Lock()
         self._throttles: dict[str, Throttle] = {}
+        # e.g. a rate limit shared with other processes; called with the tenant
+        self._before_request = before_request
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             # Checked here because httpx's own complaint about a bad header value quotes it.
@@ -176,6 +179,8 @@ class RestSource:
                 )
             throttle = self._throttle(tenant)
             throttle.wait()
+            if self._before_request is not None:
+                self._before_request(tenant)
             self._count(requests=1)
             retry_after: float | None = None
             failure: Failure

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     api_token: SecretStr | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    source_rate_limit: float = Field(default=0.0, ge=0)
 
     @field_validator("database_url", "destination_url")
     @classmethod

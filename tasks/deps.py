@@ -10,6 +10,7 @@ from connectors.destination import Destination, get_destination
 from connectors.source import RestSource
 from core.settings import Settings, get_settings
 from ledger.store import Ledger, get_ledger
+from tasks import prefect_api
 
 
 def ledger() -> Ledger:
@@ -27,7 +28,8 @@ def source() -> RestSource:
 
 @functools.cache
 def _source(settings: Settings) -> RestSource:
-    return RestSource.from_settings(settings)
+    hook = prefect_api.take_rate_limit_slot if settings.source_rate_limit else None
+    return RestSource.from_settings(settings, before_request=hook)
 
 
 def worker_name() -> str:

@@ -17,7 +17,7 @@ from ledger.models import Job, JobStatus
 from ledger.recovery import reconcile, resumable
 from ledger.store import Ledger
 from tasks import deps
-from tasks.prefect_api import flow_run_state
+from tasks.prefect_api import ensure_rate_limit, flow_run_state
 
 
 def resolve_sync_size(
@@ -89,6 +89,8 @@ def plan_job(
     settings = get_settings()
     ledger = deps.ledger()
     _reconcile_before_claim(ledger, tenant, sync_type.value)
+    if settings.source_rate_limit:
+        ensure_rate_limit(tenant, settings.source_rate_limit)
     size = resolve_sync_size(ledger, tenant, sync_size, settings.sync_size)
     return plan(
         ledger,

@@ -87,6 +87,20 @@ def test_open_ended_window_stays_open_ended_on_resume(sync_env: SyncEnv) -> None
     sync_env.assert_destination_equals_source("acme")
 
 
+def test_prefect_rate_limit_per_tenant_is_shared(sync_env: SyncEnv) -> None:
+    """With JOBSVIEW_SOURCE_RATE_LIMIT, every request takes a slot of a Prefect rate limit."""
+    sync_env.set(source_rate_limit=10, page_size=10)
+    started = time.monotonic()
+    job = sync_job(tenant="globex", sync_type="full")
+    elapsed = time.monotonic() - started
+    assert job.status is JobStatus.COMPLETED
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("jobsview-source-globex")
+    assert (limit.limit, limit.slot_decay_per_second) == (10, 10.0)
+    requests = sync_env.source.stats.total
+    assert requests > 30 and elapsed >= (requests - 10) / 10 * 0.9
+
+
 def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
     box: dict[str, Any] = {}
 
@@ -117,7 +131,7 @@ def test_cancel_stops_within_seconds_and_keeps_completed_work(sync_env: SyncEnv,
     sync_env.source.faults.slow_ms = 30
     sync_env.set(page_size=50, max_concurrent_chunks=2)
     job_id = new_job_id()
-    thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
+    thread, _ = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
     wait_for(lambda: completed_chunks(sync_env, job_id) >= 3)
     asked = time.monotonic()
     if how == "ledger":
@@ -148,8 +162,14 @@ def test_reconcile_settles_interrupted_jobs(sync_env: SyncEnv) -> None:
     from chunking import plan_chunks
 
     def started_job(tenant: str) -> str:
-        job = ledger.create_job(job_id=new_job_id(), tenant=tenant, sync_type="full",
-                                sync_size="small", chunk_size=100, resources=("contacts",))
+        job = ledger.create_job(
+            job_id=new_job_id(),
+            tenant=tenant,
+            sync_type="full",
+            sync_size="small",
+            chunk_size=100,
+            resources=("contacts",),
+        )
         ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
         ledger.start_job(job.id, ran_as_full=False)
         ledger.chunk_started(job.id, 1, "h:1")
@@ -183,9 +203,14 @@ def test_postgresql_restart_mid_run_loses_nothing(sync_env: SyncEnv) -> None:
     job_id = new_job_id()
     thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
     wait_for(lambda: completed_chunks(sync_env, job_id) >= 3)
-    version = subprocess.run(["ls", "/etc/postgresql"], capture_output=True, text=True).stdout.split()[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-                   check=True, timeout=60)
+    version = subprocess.run(
+        ["ls", "/etc/postgresql"], capture_output=True, text=True
+    ).stdout.split()[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=60,
+    )
     thread.join(timeout=120)
     job = outcome(box["state"])
     assert job.status in (JobStatus.COMPLETED, JobStatus.INCOMPLETE)

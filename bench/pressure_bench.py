@@ -1,0 +1,121 @@
+"""API pressure and cancel latency, measured side by side in one run.
+
+1. Requests per record for the same full sync with no faults and with 15% of
+   requests answered 429 (Retry-After 0.2 s), and how much longer it took.
+2. Cancel latency: from `request_cancel` to the job ending `cancelled`.
+
+Usage: python bench/pressure_bench.py [--records 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sync_bench import configure, free_port, start_source  # noqa: E402
+
+
+def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, float]:
+    from flows.sync_job import sync_job
+
+    httpx.put(f"{base}/_demo/faults", json={"rate_429": rate_429, "retry_after": 0.2, "seed": 1})
+    httpx.post(f"{base}/_demo/reset-stats")
+    configure(db, base, page_size=100)
+    started = time.perf_counter()
+    job = sync_job(tenant=tenant, sync_type="full", sync_size="large")
+    elapsed = time.perf_counter() - started
+    stats = httpx.get(f"{base}/_demo/stats").json()
+    return {
+        "records": job.records_synced,
+        "requests": stats["total"],
+        "requests_per_record": stats["total"] / job.records_synced,
+        "seconds": elapsed,
+    }
+
+
+def cancel_latency(base: str, db: Path, rounds: int) -> list[float]:
+    from core.settings import get_settings
+    from flows.sync_job import new_job_id, sync_job
+    from ledger.models import ChunkStatus, JobStatus
+    from ledger.recovery import request_cancel
+    from ledger.store import get_ledger
+
+    httpx.put(f"{base}/_demo/faults", json={"slow_ms": 50})
+    latencies = []
+    for n in range(rounds):
+        configure(db.with_name(f"cancel-{n}.db"), base, page_size=20)
+        ledger = get_ledger(get_settings().database_url)
+        job_id = new_job_id()
+        thread = threading.Thread(
+            target=sync_job,
+            kwargs={
+                "tenant": "bench",
+                "sync_type": "full",
+                "sync_size": "small",
+                "job_id": job_id,
+                "return_state": True,
+            },
+        )
+        thread.start()
+        while True:
+            try:
+                if ledger.get_job(job_id, with_chunks=False).counts[ChunkStatus.COMPLETED] >= 2:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.05)
+        asked = time.perf_counter()
+        request_cancel(ledger, job_id)
+        while ledger.get_job(job_id, with_chunks=False).status is not JobStatus.CANCELLED:
+            time.sleep(0.02)
+        latencies.append(time.perf_counter() - asked)
+        thread.join()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--cancels", type=int, default=3)
+    args = parser.parse_args()
+    from prefect.testing.utilities import prefect_test_harness
+
+    port = free_port()
+    source = start_source(port)
+    base = f"http://127.0.0.1:{port}"
+    httpx.post(
+        f"{base}/_demo/tenants", json={"tenant": "bench", "counts": {"contacts": args.records}}
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+            calm = timed_sync(base, "bench", 0.0, Path(tmp) / "calm.db")
+            pressed = timed_sync(base, "bench", 0.15, Path(tmp) / "pressed.db")
+            latencies = cancel_latency(base, Path(tmp) / "cancel.db", args.cancels)
+    finally:
+        source.terminate()
+        source.wait()
+    result = {
+        "no_429": calm,
+        "15pct_429": pressed,
+        "requests_per_record_ratio": pressed["requests_per_record"] / calm["requests_per_record"],
+        "slowdown": pressed["seconds"] / calm["seconds"],
+        "cancel_latency_s": latencies,
+    }
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pressure_bench.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
