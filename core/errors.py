@@ -5,6 +5,7 @@
     ├── InvalidInputError           bad tenant, sync type or size (fatal)
     ├── JobNotFoundError            no job with that id (fatal)
     ├── JobConflictError            a queued or running job blocks this one (fatal)
+    ├── JobStateError               the job's status does not allow that (resume, cancel)
     ├── SourceError                 talking to the source API
     │   ├── TransientSourceError    429, 5xx, timeouts, dropped connections (retryable)
     │   ├── MalformedPageError      a 200 that is not a valid page (retryable)
@@ -58,6 +59,10 @@ class JobConflictError(JobsViewError):
         self.tenant = tenant
         self.sync_type = sync_type
         self.blocking_job_id = blocking_job_id
+
+
+class JobStateError(JobsViewError):
+    """The job's current status does not allow what was asked (e.g. resuming a completed job)."""
 
 
 class SourceError(JobsViewError):

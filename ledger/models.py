@@ -95,6 +95,7 @@ class Job:
     error: str | None = None
     cancel_requested: bool = False
     ran_as_full: bool = False
+    totals: Mapping[str, int] | None = None
     records_synced: int = 0
     counts: Mapping[ChunkStatus, int] = field(default_factory=empty_counts)
     chunks: tuple[Chunk, ...] | None = None
@@ -127,6 +128,7 @@ class Job:
             "error": self.error,
             "cancel_requested": self.cancel_requested,
             "ran_as_full": self.ran_as_full,
+            "totals": dict(self.totals) if self.totals is not None else None,
             "records_synced": self.records_synced,
             "counts": {status.value: self.counts.get(status, 0) for status in ChunkStatus},
         }

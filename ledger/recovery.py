@@ -8,7 +8,7 @@ from datetime import timedelta
 from prefect.client.schemas.objects import StateType
 
 from core.db import utcnow
-from core.errors import InvalidInputError
+from core.errors import JobStateError
 from ledger import adapter
 from ledger.models import ChunkStatus, Job, JobStatus
 from ledger.store import Ledger
@@ -23,27 +23,31 @@ def request_cancel(ledger: Ledger, ref: str) -> Job:
     """Ask a queued or running job to stop; its flow notices within a couple of seconds."""
     job = ledger.get_job(ref, with_chunks=False)
     if not ledger.request_cancel(job.id):
-        raise InvalidInputError(f"job {job.id} already ended {job.status.value}; nothing to cancel")
+        raise JobStateError(f"job {job.id} already ended {job.status.value}; nothing to cancel")
     return ledger.get_job(job.id, with_chunks=False)
 
 
-def resumable(ledger: Ledger, ref: str) -> Job:
-    """The job a resume would continue, or a clear refusal."""
+def resumable(ledger: Ledger, ref: str, adopting: str | None = None) -> Job:
+    """The job a resume would continue, or a clear refusal.
+
+    ``adopting`` is the id of a resume claimed ahead of its run, which does not count.
+    """
     job = ledger.get_job(ref)
     if job.status is JobStatus.COMPLETED:
-        raise InvalidInputError(f"job {job.id} completed: there is nothing to resume")
+        raise JobStateError(f"job {job.id} completed: there is nothing to resume")
     if not job.status.finished:
-        raise InvalidInputError(
+        raise JobStateError(
             f"job {job.id} is still {job.status.value}; wait for it, or cancel it with "
             f"`jobsview cancel {job.id}` and resume it then"
         )
-    if job.resumed_by:
-        latest = job.resumed_by[-1]
-        raise InvalidInputError(
+    others = [child for child in job.resumed_by if child != adopting]
+    if others:
+        latest = others[-1]
+        raise JobStateError(
             f"job {job.id} was already resumed by {latest}; resume that job instead"
         )
     if not any(c.status is not ChunkStatus.COMPLETED for c in job.chunks or ()):
-        raise InvalidInputError(
+        raise JobStateError(
             f"job {job.id} has no chunks to resume (it {job.status.value} while planning: "
             f"{job.error}); start a new one with `jobsview run`"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     ForeignKey,
@@ -42,6 +43,7 @@ jobs = Table(
     Column("error", Text, nullable=True),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("ran_as_full", Boolean, nullable=False, default=False),
+    Column("totals", JSON, nullable=True),
     Index("ix_jobs_tenant_created", "tenant", "created_at"),
     Index("ix_jobs_created", "created_at"),
     Index(

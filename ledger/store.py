@@ -73,6 +73,24 @@ class Ledger(TenantStore):
         return self.get_job(job_id)
 
     @retry_db
+    def adopt_queued(self, job_id: str, tenant: str, sync_type: str) -> Job | None:
+        """A job claimed ahead of its run (by the web API), now picked up by that run."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+            has_chunks = conn.execute(
+                select(chunks.c.index).where(chunks.c.job_id == job_id)
+            ).first()
+        if row is None:
+            return None
+        if (row.status, row.tenant, row.sync_type) != (
+            JobStatus.QUEUED.value,
+            tenant,
+            sync_type,
+        ) or has_chunks:
+            raise InvalidInputError(f"job id {job_id!r} is already taken")
+        return self.get_job(job_id, with_chunks=False)
+
+    @retry_db
     def add_chunks(
         self,
         job_id: str,
@@ -318,10 +336,16 @@ class Ledger(TenantStore):
         tenant: str | None = None,
         status: JobStatus | None = None,
         sync_type: str | None = None,
+        since: datetime | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[Job]:
         """Newest first, without chunks."""
-        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit)
+        query = (
+            select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset)
+        )
+        if since:
+            query = query.where(jobs.c.created_at >= since)
         if tenant:
             query = query.where(jobs.c.tenant == tenant)
         if status:
@@ -336,6 +360,23 @@ class Ledger(TenantStore):
             counts, records = counts_by_job.get(row.id, (empty_counts(), 0))
             result.append(_job(row, counts, records, None, ()))
         return result
+
+    @retry_db
+    def status_counts(self, tenant: str | None = None) -> dict[JobStatus, int]:
+        """How many jobs are in each status (for the jobs list's header)."""
+        query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+        if tenant:
+            query = query.where(jobs.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            found: dict[str, int] = dict(conn.execute(query).tuples().all())
+        return {status: found.get(status.value, 0) for status in JobStatus}
+
+    @retry_db
+    def tenants(self) -> list[str]:
+        """Every tenant with a job or a stored setting."""
+        with self.engine.connect() as conn:
+            seen = set(conn.execute(select(jobs.c.tenant).distinct()).scalars())
+        return sorted(seen | set(self.tenant_sync_sizes()))
 
     @retry_db
     def active_jobs(self, tenant: str | None = None, sync_type: str | None = None) -> list[Job]:
@@ -362,9 +403,21 @@ class Ledger(TenantStore):
 
     @retry_db
     def previous_job(self, tenant: str, sync_type: str, *, before: str | None = None) -> Job | None:
-        """The newest job of this tenant and type, other than ``before``."""
-        found = self.list_jobs(tenant=tenant, sync_type=sync_type, limit=2)
-        return next((j for j in found if j.id != before), None)
+        """The newest job of this tenant and type created before job ``before`` (if it exists)."""
+        query = (
+            select(jobs.c.id)
+            .where(jobs.c.tenant == tenant, jobs.c.sync_type == sync_type)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            if before:
+                anchor = conn.execute(select(jobs.c.created_at).where(jobs.c.id == before)).scalar()
+                query = query.where(jobs.c.id != before)
+                if anchor is not None:
+                    query = query.where(jobs.c.created_at <= anchor)
+            job_id = conn.execute(query).scalar()
+        return None if job_id is None else self.get_job(job_id, with_chunks=False)
 
     @staticmethod
     def _counts(conn: Any, job_ids: Iterable[str]) -> dict[str, tuple[dict[ChunkStatus, int], int]]:
@@ -432,6 +485,7 @@ def _job(
         error=row.error,
         cancel_requested=bool(row.cancel_requested),
         ran_as_full=bool(row.ran_as_full),
+        totals=row.totals,
         records_synced=records,
         counts=counts,
         chunks=loaded,

@@ -11,6 +11,9 @@ from chunking import SyncSize
 from core.db import retry_db, upsert, utcnow
 from ledger.schema import tenant_settings, watermarks
 
+# The stored default's key: no valid tenant name can take it.
+DEFAULT_KEY = "*"
+
 
 class TenantStore:
     def __init__(self, engine: Engine) -> None:
@@ -28,7 +31,14 @@ class TenantStore:
     def tenant_sync_sizes(self) -> dict[str, SyncSize]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tenant_settings).order_by(tenant_settings.c.tenant)).all()
-        return {row.tenant: SyncSize(row.sync_size) for row in rows}
+        return {row.tenant: SyncSize(row.sync_size) for row in rows if row.tenant != DEFAULT_KEY}
+
+    def default_sync_size(self) -> SyncSize | None:
+        """The default stored from the Settings page; JOBSVIEW_SYNC_SIZE applies without one."""
+        return self.tenant_sync_size(DEFAULT_KEY)
+
+    def set_default_sync_size(self, size: SyncSize | None) -> None:
+        self.set_tenant_sync_size(DEFAULT_KEY, size)
 
     @retry_db
     def set_tenant_sync_size(self, tenant: str, size: SyncSize | None) -> None:

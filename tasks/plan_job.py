@@ -23,8 +23,9 @@ from tasks.prefect_api import ensure_rate_limit, flow_run_state
 def resolve_sync_size(
     ledger: Ledger, tenant: str, flag: SyncSize | None, default: SyncSize
 ) -> SyncSize:
-    """The run's flag, else the tenant's stored setting, else JOBSVIEW_SYNC_SIZE."""
-    return flag or ledger.tenant_sync_size(tenant) or default
+    """The run's flag, else the tenant's stored setting, else the stored default, else
+    JOBSVIEW_SYNC_SIZE."""
+    return flag or ledger.tenant_sync_size(tenant) or ledger.default_sync_size() or default
 
 
 def plan(
@@ -43,7 +44,7 @@ def plan(
 
     A planning error fails the job, which stays in the history with the reason.
     """
-    job = ledger.create_job(
+    job = ledger.adopt_queued(job_id, tenant, sync_type.value) or ledger.create_job(
         job_id=job_id,
         tenant=tenant,
         sync_type=sync_type.value,
@@ -51,6 +52,7 @@ def plan(
         chunk_size=sync_size.chunk_size,
         resources=resources,
     )
+    sync_size = SyncSize(job.sync_size)
     if flow_run_id:
         ledger.update_job(job.id, flow_run_id=flow_run_id)
     try:
@@ -58,6 +60,7 @@ def plan(
         since = {r: marks[r] - watermark_lag for r in resources if r in marks}
         ran_as_full = sync_type is SyncType.PARTIAL and len(since) < len(resources)
         totals = [(r, source.count(tenant, r, since.get(r))) for r in resources]
+        ledger.update_job(job.id, totals=dict(totals))
         ledger.add_chunks(job.id, plan_chunks(totals, sync_size.chunk_size), since)
         ledger.start_job(job.id, ran_as_full=ran_as_full)
     except JobsViewError as exc:
@@ -109,8 +112,8 @@ def plan_resume(
     ledger: Ledger, parent_ref: str, job_id: str, flow_run_id: str | None = None
 ) -> Job:
     """Claim a job that re-runs the parent's unfinished chunks with the same windows."""
-    parent = resumable(ledger, parent_ref)
-    job = ledger.create_job(
+    parent = resumable(ledger, parent_ref, adopting=job_id)
+    job = ledger.adopt_queued(job_id, parent.tenant, parent.sync_type) or ledger.create_job(
         job_id=job_id,
         tenant=parent.tenant,
         sync_type=parent.sync_type,

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -91,6 +92,8 @@ TenantOpt = Annotated[
     str, typer.Option("--tenant", "-t", callback=tenant_option, help="Tenant name.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+# Set by the web app, which claims the job before it launches the run.
+JobIdOpt = Annotated[str | None, typer.Option("--job-id", hidden=True)]
 JobArg = Annotated[str, typer.Argument(help="Job id, or a unique prefix of one.")]
 
 
@@ -123,15 +126,21 @@ def follow_flow(ledger: Ledger, job_id: str, as_json: bool, start: Callable[[], 
         raise JobsViewError(f"the job did not start: {state.message}") from None
 
 
-def run_job(tenant: str, sync_type: SyncType, sync_size: SyncSize | None, as_json: bool) -> Job:
+def run_job(
+    tenant: str,
+    sync_type: SyncType,
+    sync_size: SyncSize | None,
+    as_json: bool,
+    job_id: str | None = None,
+) -> Job:
     """Run a sync in this process; return the job."""
     from flows.sync_job import new_job_id, sync_job  # Prefect import is slow: only when running
 
     ledger = open_ledger()
     say = err if as_json else out
-    previous = ledger.previous_job(tenant, sync_type.value)
+    job_id = job_id or new_job_id()
+    previous = ledger.previous_job(tenant, sync_type.value, before=job_id)
     say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    job_id = new_job_id()
     return follow_flow(
         ledger,
         job_id,
@@ -155,10 +164,11 @@ def run(
         SyncSize | None, typer.Option("--sync-size", help="Records per chunk for this run.")
     ] = None,
     as_json: JsonOpt = False,
+    job_id: JobIdOpt = None,
 ) -> None:
     """Plan and run a sync job in this process, then print it."""
     try:
-        job = run_job(tenant, sync_type, sync_size, as_json)
+        job = run_job(tenant, sync_type, sync_size, as_json, job_id)
     except JobConflictError as exc:
         fail(str(exc), as_json, blocking_job_id=exc.blocking_job_id)
     print_job(job, as_json)
@@ -235,15 +245,15 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @handles_errors
-def resume(job: JobArg, as_json: JsonOpt = False) -> None:
+def resume(job: JobArg, as_json: JsonOpt = False, job_id: JobIdOpt = None) -> None:
     """Run, as a new linked job, only the chunks of JOB that did not complete."""
     from flows.resume_job import resume_job
     from flows.sync_job import new_job_id
     from ledger.recovery import resumable
 
     ledger = open_ledger()
-    parent = resumable(ledger, job)
-    new_id = new_job_id()
+    new_id = job_id or new_job_id()
+    parent = resumable(ledger, job, adopting=new_id)
     (err if as_json else out).print(f"Resuming job {parent.id} as {new_id}.", markup=False)
     found = follow_flow(
         ledger,
@@ -276,6 +286,29 @@ def reconcile(as_json: JsonOpt = False) -> None:
         )
     if not settled:
         out.print("No interrupted jobs.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+) -> None:
+    """The web Jobs View: jobs list, job detail, Settings and the JSON API (at /docs)."""
+    import uvicorn
+
+    from views.web import Launcher, create_app
+    from views.web.security import is_loopback
+
+    try:
+        settings = get_settings()
+    except JobsViewError as exc:
+        fail(str(exc))
+    if not is_loopback(host) and settings.api_token is None:
+        fail(f"refusing to listen on {host} without JOBSVIEW_API_TOKEN: set one, or use 127.0.0.1")
+    err.print(f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)")
+    uvicorn.run(
+        create_app(Launcher(Path("jobsview-jobs.log"))), host=host, port=port, log_level="warning"
+    )
 
 
 @app.command("demo-source")

@@ -15,7 +15,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 
 from connectors.demo_faults import MalformedRule
-from core import InvalidInputError
+from core import JobStateError
 from flows.resume_job import resume_job
 from flows.sync_job import new_job_id, sync_job
 from ledger import ChunkStatus, Job, JobStatus
@@ -62,7 +62,7 @@ def test_persistent_malformed_page_then_resume_makes_it_exact(sync_env: SyncEnv)
     assert second.parent_id == first.id and second.status is JobStatus.FAILED
     assert [(c.index, c.offset, c.limit) for c in second.chunks] == [(7, 500, 500)]
     assert sync_env.ledger.get_job(first.id).resumed_by == (second.id,)
-    with pytest.raises(InvalidInputError, match="already resumed"):
+    with pytest.raises(JobStateError, match="already resumed"):
         resume_job(job_id=first.id)
 
     sync_env.source.faults.malformed = []
@@ -71,7 +71,7 @@ def test_persistent_malformed_page_then_resume_makes_it_exact(sync_env: SyncEnv)
     sync_env.assert_destination_equals_source("acme")
     # the chain completed: the watermark is when its first job was planned
     assert set(sync_env.ledger.watermarks("acme").values()) == {first.created_at}
-    with pytest.raises(InvalidInputError, match="nothing to resume"):
+    with pytest.raises(JobStateError, match="nothing to resume"):
         resume_job(job_id=third.id)
 
 
@@ -153,7 +153,7 @@ def test_cancel_stops_within_seconds_and_keeps_completed_work(sync_env: SyncEnv,
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(job.flow_run_id).state  # type: ignore[arg-type]
     assert state is not None and state.type is StateType.CANCELLED
-    with pytest.raises(InvalidInputError, match="already ended"):
+    with pytest.raises(JobStateError, match="already ended"):
         request_cancel(sync_env.ledger, job_id)
 
 

@@ -1,0 +1,123 @@
+"""The JSON API: jobs, their chunks, cancel and resume, and Sync Size settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from chunking import SyncSize
+from core.settings import get_settings
+from core.validation import TENANT_PATTERN, SyncType
+from ledger.models import JobStatus
+from views.settings_cli import public_settings
+from views.web import actions
+from views.web.deps import launcher_of, ledger
+from views.web.security import require_token
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+
+Tenant = Annotated[str, Field(pattern=TENANT_PATTERN.pattern, examples=["acme"])]
+JobRef = Annotated[
+    str,
+    Path(pattern=r"^[0-9a-fA-F-]{4,36}$", description="A job id, or a unique prefix of one."),
+]
+Json = dict[str, Any]
+
+
+class JobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: Tenant
+    sync_type: SyncType
+    sync_size: SyncSize | None = None
+
+
+class SyncSizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sync_size: SyncSize | None = Field(description="null returns to the default")
+
+
+@router.get("/jobs", summary="Jobs, newest first")
+def list_jobs(
+    tenant: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern)] = None,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[Json]:
+    found = ledger().list_jobs(tenant=tenant, status=status_, limit=limit, offset=offset)
+    return [job.to_dict(include_chunks=False) for job in found]
+
+
+@router.get("/jobs/{job_id}", summary="One job, with its chunks")
+def get_job(job_id: JobRef) -> Json:
+    return ledger().get_job(job_id).to_dict()
+
+
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(require_token)],
+    summary="Start a job; it runs in the background",
+)
+def start_job(body: JobIn, request: Request) -> Json:
+    job = actions.start_job(
+        ledger(), launcher_of(request), body.tenant, body.sync_type, body.sync_size
+    )
+    return job.to_dict()
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    dependencies=[Depends(require_token)],
+    summary="Ask a queued or running job to stop",
+)
+def cancel_job(job_id: JobRef) -> Json:
+    return actions.cancel_job(ledger(), job_id).to_dict(include_chunks=False)
+
+
+@router.post(
+    "/jobs/{job_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(require_token)],
+    summary="Start a job for the chunks that did not complete",
+)
+def resume_job(job_id: JobRef, request: Request) -> Json:
+    return actions.resume_job(ledger(), launcher_of(request), job_id).to_dict()
+
+
+@router.get("/settings", tags=["settings"], summary="The settings, secrets masked")
+def get_settings_view() -> Json:
+    store = ledger()
+    default = store.default_sync_size()
+    return {
+        "settings": public_settings(get_settings()),
+        "default_sync_size": (default or get_settings().sync_size).value,
+        "tenants": {t: s.value for t, s in store.tenant_sync_sizes().items()},
+    }
+
+
+@router.put(
+    "/settings/tenants/{tenant}",
+    tags=["settings"],
+    dependencies=[Depends(require_token)],
+    summary="Store a tenant's Sync Size",
+)
+def put_tenant_size(
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN.pattern)], body: SyncSizeIn
+) -> Json:
+    ledger().set_tenant_sync_size(tenant, body.sync_size)
+    return {"tenant": tenant, "sync_size": body.sync_size.value if body.sync_size else None}
+
+
+@router.put(
+    "/settings/default",
+    tags=["settings"],
+    dependencies=[Depends(require_token)],
+    summary="Store the default Sync Size (over JOBSVIEW_SYNC_SIZE)",
+)
+def put_default_size(body: SyncSizeIn) -> Json:
+    ledger().set_default_sync_size(body.sync_size)
+    return {"default_sync_size": (body.sync_size or get_settings().sync_size).value}

@@ -1,0 +1,91 @@
+"""The web Jobs View: server-rendered pages, live updates, and a JSON API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from core.errors import (
+    ConfigError,
+    InvalidInputError,
+    JobConflictError,
+    JobNotFoundError,
+    JobStateError,
+    JobsViewError,
+)
+from core.settings import get_settings
+from ledger.recovery import reconcile
+from tasks.prefect_api import flow_run_state
+from views.web import api, pages
+from views.web.deps import ledger
+from views.web.launcher import Launcher
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+
+_STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
+    (JobNotFoundError, 404),
+    (JobConflictError, 409),
+    (JobStateError, 409),
+    (InvalidInputError, 422),
+    (ConfigError, 503),
+    (JobsViewError, 500),
+]
+
+
+def _reconcile_forever(stop: threading.Event) -> None:
+    """Settle jobs whose process died, as ``jobsview reconcile`` would, every so often."""
+    every = max(get_settings().stale_after_seconds / 2, 1.0)
+    while not stop.wait(every):
+        try:
+            stale = timedelta(seconds=get_settings().stale_after_seconds)
+            for job in reconcile(ledger(), stale, flow_run_state):
+                log.warning("reconciled job %s: %s", job.id, job.status.value)
+        except Exception as exc:  # the next round tries again
+            log.warning("reconcile failed: %s", exc)
+
+
+def create_app(
+    launcher: Launcher | None = None, *, reconcile_in_background: bool = True
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if reconcile_in_background:
+            threading.Thread(target=_reconcile_forever, args=(stop,), daemon=True).start()
+        try:
+            yield
+        finally:
+            stop.set()
+            app.state.launcher.close()
+
+    app = FastAPI(
+        title="Jobs View",
+        summary="Chunked per-tenant sync jobs on Prefect: status, chunks, cancel and resume.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.launcher = launcher or Launcher()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(JobsViewError)
+    async def jobs_view_error(request: Request, exc: JobsViewError) -> Response:
+        code = next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
+        if request.url.path.startswith("/api/"):
+            body: dict[str, object] = {"detail": str(exc)}
+            if isinstance(exc, JobConflictError):
+                body["blocking_job_id"] = exc.blocking_job_id
+            return JSONResponse(body, status_code=code)
+        return pages.error_page(request, str(exc), code)
+
+    return app

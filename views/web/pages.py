@@ -1,0 +1,226 @@
+"""Server-rendered pages (readable without JavaScript) and the fragments that keep them live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from chunking import SyncSize
+from core.db import utcnow
+from core.settings import get_settings
+from core.validation import parse_sync_size, parse_sync_type, validate_tenant
+from ledger.models import ChunkStatus, Job, JobStatus
+from ledger.render import render_tree, window_text
+from ledger.tenants import DEFAULT_KEY
+from views.web import actions, present
+from views.web.deps import launcher_of, ledger
+from views.web.security import form_fields, require_token, token_required
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals.update(
+    window_text=window_text, duration=present.duration, token_required=token_required
+)
+
+PAGE_SIZE = 50
+SINCE_CHOICES = {
+    "": None,
+    "1h": timedelta(hours=1),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    job: Job
+    progress: present.Progress
+    previous: Job | None
+
+    @property
+    def unclean(self) -> bool:
+        """The previous job of the same tenant and type did not finish cleanly."""
+        return self.previous is not None and self.previous.status is not JobStatus.COMPLETED
+
+
+def error_page(request: Request, message: str, code: int) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message, "code": code}, status_code=code
+    )
+
+
+def _list_context(
+    tenant: str | None, status: JobStatus | None, since: str, page: int
+) -> dict[str, Any]:
+    store = ledger()
+    if tenant:
+        validate_tenant(tenant)
+    window = SINCE_CHOICES.get(since)
+    found = store.list_jobs(
+        tenant=tenant or None,
+        status=status,
+        since=utcnow() - window if window else None,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    rows = [
+        Row(
+            job, present.progress(job), store.previous_job(job.tenant, job.sync_type, before=job.id)
+        )
+        for job in found[:PAGE_SIZE]
+    ]
+    return {
+        "rows": rows,
+        "counts": store.status_counts(tenant or None),
+        "filters": {
+            "tenant": tenant or "",
+            "status": status.value if status else "",
+            "since": since,
+        },
+        "page": page,
+        "has_next": len(found) > PAGE_SIZE,
+        "live": page == 1 or any(not r.job.status.finished for r in rows),
+        "statuses": list(JobStatus),
+        "sizes": list(SyncSize),
+        "since_choices": list(SINCE_CHOICES),
+    }
+
+
+ListFilters = Annotated[str | None, Query(max_length=63)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def jobs_page(
+    request: Request,
+    tenant: ListFilters = None,
+    status: JobStatus | None = None,
+    since: Annotated[str, Query(pattern="^(|1h|24h|7d)$")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context = _list_context(tenant, status, since, page)
+    return templates.TemplateResponse(request, "jobs.html", context)
+
+
+@router.get("/fragments/jobs", response_class=HTMLResponse)
+def jobs_fragment(
+    request: Request,
+    tenant: ListFilters = None,
+    status: JobStatus | None = None,
+    since: Annotated[str, Query(pattern="^(|1h|24h|7d)$")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    context = _list_context(tenant, status, since, page)
+    return templates.TemplateResponse(request, "_jobs_body.html", context)
+
+
+def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
+    job = ledger().get_job(job_id)
+    chunks = job.chunks or ()
+    shown, pages = present.page_of(chunks, page, failed)
+    return {
+        "job": job,
+        "progress": present.progress(job),
+        "tree": render_tree(replace(job, chunks=tuple(shown))),
+        "bars": present.timeline(job, shown),
+        "strip": present.status_strip(chunks),
+        "page": min(page, pages),
+        "pages": pages,
+        "failed": failed,
+        "failed_count": job.counts[ChunkStatus.FAILED],
+        "unfinished": job.total_chunks - job.counts[ChunkStatus.COMPLETED],
+    }
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(
+    request: Request,
+    job_id: str,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    failed: bool = False,
+) -> Response:
+    context = _job_context(job_id, page, failed)
+    context["prefect_ui"] = launcher_of(request).ui_url()
+    return templates.TemplateResponse(request, "job.html", context)
+
+
+@router.get("/fragments/jobs/{job_id}", response_class=HTMLResponse)
+def job_fragment(
+    request: Request,
+    job_id: str,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    failed: bool = False,
+) -> Response:
+    context = _job_context(job_id, page, failed)
+    context["prefect_ui"] = launcher_of(request).ui_url()
+    return templates.TemplateResponse(request, "_job_body.html", context)
+
+
+@router.post("/jobs", dependencies=[Depends(require_token)])
+async def start_job_form(request: Request) -> Response:
+    form = await form_fields(request)
+    size = parse_sync_size(form["sync_size"]) if form.get("sync_size") else None
+    job = actions.start_job(
+        ledger(),
+        launcher_of(request),
+        validate_tenant(form.get("tenant", "")),
+        parse_sync_type(form.get("sync_type", "")),
+        size,
+    )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/cancel", dependencies=[Depends(require_token)])
+def cancel_form(job_id: str) -> Response:
+    job = actions.cancel_job(ledger(), job_id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/resume", dependencies=[Depends(require_token)])
+def resume_form(request: Request, job_id: str) -> Response:
+    job = actions.resume_job(ledger(), launcher_of(request), job_id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] = "") -> Response:
+    store = ledger()
+    stored = store.tenant_sync_sizes()
+    tenants = []
+    for tenant in store.tenants():
+        last = next(iter(store.list_jobs(tenant=tenant, limit=1)), None)
+        tenants.append(
+            {
+                "name": tenant,
+                "size": stored.get(tenant),
+                "at_each_size": present.chunks_at_each_size(last),
+            }
+        )
+    context = {
+        "tenants": tenants,
+        "sizes": list(SyncSize),
+        "stored_default": store.default_sync_size(),
+        "env_default": get_settings().sync_size,
+        "saved": saved,
+    }
+    return templates.TemplateResponse(request, "settings.html", context)
+
+
+@router.post("/settings", dependencies=[Depends(require_token)])
+async def settings_form(request: Request) -> Response:
+    form = await form_fields(request)
+    tenant = form.get("tenant", "")
+    size = parse_sync_size(form["sync_size"]) if form.get("sync_size") else None
+    store = ledger()
+    if tenant == DEFAULT_KEY:
+        store.set_default_sync_size(size)
+    else:
+        store.set_tenant_sync_size(validate_tenant(tenant), size)
+    label = "the default" if tenant == DEFAULT_KEY else tenant
+    return RedirectResponse(f"/settings?saved={quote(label)}", status_code=303)

@@ -1,0 +1,118 @@
+"""Numbers and shapes the pages show: progress, ETA, the chunk timeline and status strip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.db import utcnow
+from ledger.models import Chunk, ChunkStatus, Job, JobStatus
+
+CHUNKS_PER_PAGE = 200
+STRIP_CELLS = 400
+
+# Worst first: a strip cell shows the worst status among its chunks.
+_SEVERITY = [
+    ChunkStatus.FAILED,
+    ChunkStatus.RUNNING,
+    ChunkStatus.CANCELLED,
+    ChunkStatus.PENDING,
+    ChunkStatus.COMPLETED,
+]
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+@dataclass(frozen=True)
+class Progress:
+    percent: float
+    done: int
+    total: int
+    elapsed: str
+    eta: str
+
+
+def progress(job: Job, now: datetime | None = None) -> Progress:
+    now = now or utcnow()
+    total, done = job.total_chunks, job.done_chunks
+    percent = 100.0 if job.status is JobStatus.COMPLETED else (done / total * 100 if total else 0.0)
+    start = job.started_at
+    end = job.finished_at or (now if not job.status.finished else None)
+    elapsed = (end - start).total_seconds() if start and end else None
+    eta = ""
+    if job.status is JobStatus.RUNNING and elapsed and 0 < done < total:
+        eta = duration(elapsed / done * (total - done))
+    return Progress(percent, done, total, duration(elapsed), eta)
+
+
+@dataclass(frozen=True)
+class Bar:
+    chunk: Chunk
+    left: float
+    width: float
+
+
+def timeline(job: Job, shown: list[Chunk], now: datetime | None = None) -> list[Bar]:
+    """Gantt bars, in percent of the job's span, for the chunks that have started."""
+    started = [c for c in shown if c.started_at]
+    if not started:
+        return []
+    now = now or utcnow()
+    t0 = job.started_at or min(c.started_at for c in started if c.started_at)
+    t1 = job.finished_at or now
+    span = max((t1 - t0).total_seconds(), 1e-3)
+    bars = []
+    for c in started:
+        assert c.started_at is not None
+        begin = (c.started_at - t0).total_seconds()
+        end = ((c.finished_at or t1) - t0).total_seconds()
+        left = min(max(begin / span * 100, 0.0), 100.0)
+        bars.append(Bar(c, left, max(min((end - begin) / span * 100, 100.0 - left), 0.3)))
+    return bars
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: ChunkStatus
+    first: int
+    last: int
+
+
+def status_strip(chunks: tuple[Chunk, ...]) -> list[Cell]:
+    """At most STRIP_CELLS cells summarising every chunk, so 10,000 chunks stay readable."""
+    if not chunks:
+        return []
+    per_cell = -(-len(chunks) // STRIP_CELLS)
+    cells = []
+    for start in range(0, len(chunks), per_cell):
+        group = chunks[start : start + per_cell]
+        worst = min((c.status for c in group), key=_SEVERITY.index)
+        cells.append(Cell(worst, group[0].index, group[-1].index))
+    return cells
+
+
+def page_of(chunks: tuple[Chunk, ...], page: int, failed_only: bool) -> tuple[list[Chunk], int]:
+    """One page of chunks (failed ones only, if asked) and how many pages there are."""
+    pool = [c for c in chunks if c.status is ChunkStatus.FAILED] if failed_only else list(chunks)
+    pages = max(1, -(-len(pool) // CHUNKS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    return pool[(page - 1) * CHUNKS_PER_PAGE : page * CHUNKS_PER_PAGE], pages
+
+
+def chunks_at_each_size(job: Job | None) -> dict[str, int] | None:
+    """How many chunks a job would have had at each Sync Size, from its planned totals."""
+    from chunking import SyncSize
+
+    if job is None or job.totals is None:
+        return None
+    return {
+        size.value: sum(-(-total // size.chunk_size) for total in job.totals.values())
+        for size in SyncSize
+    }
