@@ -113,14 +113,8 @@ def plan_resume(
 ) -> Job:
     """Claim a job that re-runs the parent's unfinished chunks with the same windows."""
     parent = resumable(ledger, parent_ref, adopting=job_id)
-    job = ledger.adopt_queued(job_id, parent.tenant, parent.sync_type) or ledger.create_job(
-        job_id=job_id,
-        tenant=parent.tenant,
-        sync_type=parent.sync_type,
-        sync_size=parent.sync_size,
-        chunk_size=parent.chunk_size,
-        resources=parent.resources,
-        parent_id=parent.id,
+    job = ledger.adopt_queued(job_id, parent.tenant, parent.sync_type) or ledger.claim_resume(
+        parent, job_id
     )
     if flow_run_id:
         ledger.update_job(job.id, flow_run_id=flow_run_id)

@@ -46,15 +46,7 @@ def start_job(
 
 def resume_job(ledger: Ledger, launcher: Launcher, ref: str) -> Job:
     parent = resumable(ledger, ref)
-    job = ledger.create_job(
-        job_id=new_job_id(),
-        tenant=parent.tenant,
-        sync_type=parent.sync_type,
-        sync_size=parent.sync_size,
-        chunk_size=parent.chunk_size,
-        resources=parent.resources,
-        parent_id=parent.id,
-    )
+    job = ledger.claim_resume(parent, new_job_id())
     launcher.launch(["resume", parent.id, "--job-id", job.id, "--json"])
     return job
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -94,30 +95,28 @@ def _list_context(
 
 
 ListFilters = Annotated[str | None, Query(max_length=63)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+Since = Annotated[str, Query(pattern="^(|1h|24h|7d)$")]
 
 
-@router.get("/", response_class=HTMLResponse)
-def jobs_page(
-    request: Request,
-    tenant: ListFilters = None,
-    status: JobStatus | None = None,
-    since: Annotated[str, Query(pattern="^(|1h|24h|7d)$")] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    context = _list_context(tenant, status, since, page)
-    return templates.TemplateResponse(request, "jobs.html", context)
+def _jobs_view(template: str) -> Callable[..., Response]:
+    """The jobs list, as a whole page or as the fragment the page polls."""
+
+    def view(
+        request: Request,
+        tenant: ListFilters = None,
+        status: JobStatus | None = None,
+        since: Since = "",
+        page: PageNumber = 1,
+    ) -> Response:
+        context = _list_context(tenant, status, since, page)
+        return templates.TemplateResponse(request, template, context)
+
+    return view
 
 
-@router.get("/fragments/jobs", response_class=HTMLResponse)
-def jobs_fragment(
-    request: Request,
-    tenant: ListFilters = None,
-    status: JobStatus | None = None,
-    since: Annotated[str, Query(pattern="^(|1h|24h|7d)$")] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    context = _list_context(tenant, status, since, page)
-    return templates.TemplateResponse(request, "_jobs_body.html", context)
+router.add_api_route("/", _jobs_view("jobs.html"), response_class=HTMLResponse)
+router.add_api_route("/fragments/jobs", _jobs_view("_jobs_body.html"), response_class=HTMLResponse)
 
 
 def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
@@ -138,28 +137,21 @@ def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
     }
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(
-    request: Request,
-    job_id: str,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    failed: bool = False,
-) -> Response:
-    context = _job_context(job_id, page, failed)
-    context["prefect_ui"] = launcher_of(request).ui_url()
-    return templates.TemplateResponse(request, "job.html", context)
+def _job_view(template: str) -> Callable[..., Response]:
+    """One job, as a whole page or as the fragment the page polls."""
+
+    def view(request: Request, job_id: str, page: PageNumber = 1, failed: bool = False) -> Response:
+        context = _job_context(job_id, page, failed)
+        context["prefect_ui"] = launcher_of(request).ui_url()
+        return templates.TemplateResponse(request, template, context)
+
+    return view
 
 
-@router.get("/fragments/jobs/{job_id}", response_class=HTMLResponse)
-def job_fragment(
-    request: Request,
-    job_id: str,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    failed: bool = False,
-) -> Response:
-    context = _job_context(job_id, page, failed)
-    context["prefect_ui"] = launcher_of(request).ui_url()
-    return templates.TemplateResponse(request, "_job_body.html", context)
+router.add_api_route("/jobs/{job_id}", _job_view("job.html"), response_class=HTMLResponse)
+router.add_api_route(
+    "/fragments/jobs/{job_id}", _job_view("_job_body.html"), response_class=HTMLResponse
+)
 
 
 @router.post("/jobs", dependencies=[Depends(require_token)])
