@@ -1,0 +1,105 @@
+"""Commands that serve things: the web Jobs View, the demo source, the quickstart, schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import JobsViewError
+from core.settings import get_settings
+from core.validation import SyncType
+from views.console import (
+    EXIT_CODES,
+    JsonOpt,
+    err,
+    fail,
+    handles_errors,
+    open_ledger,
+    out,
+    print_job,
+    run_job,
+)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+) -> None:
+    """The web Jobs View: jobs list, job detail, Settings and the JSON API (at /docs)."""
+    import uvicorn
+
+    from views.web import Launcher, create_app
+    from views.web.security import is_loopback
+
+    try:
+        settings = get_settings()
+    except JobsViewError as exc:
+        fail(str(exc))
+    if not is_loopback(host) and settings.api_token is None:
+        fail(f"refusing to listen on {host} without JOBSVIEW_API_TOKEN: set one, or use 127.0.0.1")
+    err.print(f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)")
+    uvicorn.run(
+        create_app(Launcher(Path("jobsview-jobs.log"))), host=host, port=port, log_level="warning"
+    )
+
+
+def demo_source(
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8765,
+    host: str = "127.0.0.1",
+    token: Annotated[str | None, typer.Option(help="Require this bearer token.")] = None,
+    page_cap: Annotated[
+        int | None, typer.Option(min=1, help="Serve at most this many items per page.")
+    ] = None,
+    rate_429: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of requests answered 429.")
+    ] = 0.0,
+    rate_5xx: Annotated[float, typer.Option(min=0, max=1, help="Share answered 5xx.")] = 0.0,
+    rate_drop: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of dropped connections.")
+    ] = 0.0,
+    slow_ms: Annotated[int, typer.Option(min=0, help="Delay per page, in ms.")] = 0,
+) -> None:
+    """Serve the bundled demo source API (deterministic records, switchable faults)."""
+    from connectors.demo_source import DemoFaults, serve_forever
+
+    faults = DemoFaults(
+        token=token,
+        page_cap=page_cap,
+        rate_429=rate_429,
+        rate_5xx=rate_5xx,
+        rate_drop=rate_drop,
+        slow_ms=slow_ms,
+    )
+    err.print(f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.")
+    serve_forever(host=host, port=port, faults=faults)
+
+
+@handles_errors
+def demo(as_json: JsonOpt = False) -> None:
+    """The quickstart: start the demo source, run a full sync of tenant acme, print the tree."""
+    from views.demo import run_demo
+
+    job = run_demo(lambda: run_job("acme", SyncType.FULL, None, as_json))
+    print_job(job, as_json)
+    if not as_json:
+        out.print(
+            f"\nThe job is in the ledger at {get_settings().database_url}. Look again with "
+            f"`jobsview show {job.id[:8]}` or `jobsview jobs`.",
+            markup=False,
+        )
+    raise typer.Exit(EXIT_CODES.get(job.status, 1))
+
+
+@handles_errors
+def db_upgrade() -> None:
+    """Apply the migrations to the ledger and the destination databases."""
+    from connectors.destination import get_destination
+    from core.db import safe_url
+
+    settings = get_settings()
+    open_ledger()
+    get_destination(settings.destination)
+    out.print(f"ledger {safe_url(settings.database_url)}: up to date", markup=False)
+    out.print(f"destination {safe_url(settings.destination)}: up to date", markup=False)
