@@ -14,6 +14,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from core.errors import ConfigError
 from core.settings import Settings, TaskRunnerKind, get_settings
+from flows.artifacts import ChunkProgress, publish_job
 from flows.watcher import watch_job
 from ledger import adapter
 from ledger.models import ChunkStatus, Job, JobStatus
@@ -72,6 +73,7 @@ def execute(job: Job) -> State[Any]:
             watch_job(ledger, job.id, planned.flow_run_id, settings.stale_after_seconds / 4),
             tags(*job_tags(job.tenant, job.sync_type)),
             make_task_runner(settings) as runner,
+            ChunkProgress(planned) as progress,
         ):
             try:
                 futures = runner.map(
@@ -86,6 +88,7 @@ def execute(job: Job) -> State[Any]:
                     if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
                         index = index_of[future.task_run_id]
                         ledger.settle_chunk(job.id, index, status, _failure_text(state))
+                    progress.chunk_done(status)
             except BaseException as exc:
                 # Ctrl-C, or SIGTERM from a Prefect worker cancelling the run: stop the
                 # chunks at their next page (leaving the block waits for them), then settle.
@@ -128,4 +131,5 @@ def finish(ledger: Ledger, job_id: str) -> State[Any]:
         job.total_chunks,
         job.records_synced,
     )
+    publish_job(job)
     return adapter.final_state(job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from ledger.models import ACTIVE_JOB_STATUSES, Chunk, ChunkStatus, Job, JobStatu
 from ledger.schema import chunks, jobs
 from ledger.tenants import TenantStore
 
-MIN_PREFIX = 4
+JOB_REF = re.compile(r"^[0-9a-f-]{4,36}$")
 ACTIVE = [s.value for s in ACTIVE_JOB_STATUSES]
 
 
@@ -48,11 +49,13 @@ class LedgerReader(TenantStore):
     def resolve_id(self, ref: str) -> str:
         """A full job id from an id or a unique prefix of one."""
         ref = ref.strip().lower()
+        # Anything but hex and dashes names no job, and never reaches the database
+        # (PostgreSQL rejects a NUL byte in a parameter with an error).
+        if not JOB_REF.fullmatch(ref):
+            raise JobNotFoundError(ref)
         with self.engine.connect() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == ref)).first():
                 return ref
-            if len(ref) < MIN_PREFIX or not ref.replace("-", "").isalnum():
-                raise JobNotFoundError(ref)
             ids = (
                 conn.execute(select(jobs.c.id).where(jobs.c.id.like(f"{ref}%")).limit(5))
                 .scalars()

@@ -11,7 +11,12 @@ import pytest
 from core.settings import get_settings
 from tests.databases import database
 
-KEEP_ENV = {"JOBSVIEW_TEST_POSTGRES", "JOBSVIEW_REQUIRE_POSTGRES"}
+KEEP_ENV = {
+    "JOBSVIEW_TEST_POSTGRES",
+    "JOBSVIEW_REQUIRE_POSTGRES",
+    "JOBSVIEW_REQUIRE_CHROMIUM",
+    "JOBSVIEW_SCREENSHOTS",
+}
 
 
 @pytest.fixture(autouse=True)

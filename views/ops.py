@@ -85,8 +85,9 @@ def demo(as_json: JsonOpt = False) -> None:
     print_job(job, as_json)
     if not as_json:
         out.print(
-            f"\nThe job is in the ledger at {get_settings().database_url}. Look again with "
-            f"`jobsview show {job.id[:8]}` or `jobsview jobs`.",
+            f"\nThe job is in the ledger at {get_settings().database_url}. Open the web Jobs "
+            f"View with `jobsview serve`, then http://127.0.0.1:8080/jobs/{job.id} ; or look "
+            f"again here with `jobsview show {job.id[:8]}`.",
             markup=False,
         )
     raise typer.Exit(EXIT_CODES.get(job.status, 1))

@@ -37,6 +37,7 @@ class Progress:
     total: int
     elapsed: str
     eta: str
+    segments: tuple[tuple[str, float], ...] = ()  # (chunk status, percent of all chunks)
 
 
 def progress(job: Job, now: datetime | None = None) -> Progress:
@@ -49,7 +50,12 @@ def progress(job: Job, now: datetime | None = None) -> Progress:
     eta = ""
     if job.status is JobStatus.RUNNING and elapsed and 0 < done < total:
         eta = duration(elapsed / done * (total - done))
-    return Progress(percent, done, total, duration(elapsed), eta)
+    segments = tuple(
+        (status.value, n / total * 100)
+        for status, n in job.counts.items()
+        if n and status.finished and total
+    )
+    return Progress(percent, done, total, duration(elapsed), eta, segments)
 
 
 @dataclass(frozen=True)
@@ -60,13 +66,16 @@ class Bar:
 
 
 def timeline(job: Job, shown: list[Chunk], now: datetime | None = None) -> list[Bar]:
-    """Gantt bars, in percent of the job's span, for the chunks that have started."""
+    """Gantt bars for the chunks shown that have started, in percent of the span from the
+    first chunk start to the last chunk end (planning and settling would squeeze the bars)."""
     started = [c for c in shown if c.started_at]
     if not started:
         return []
     now = now or utcnow()
-    t0 = job.started_at or min(c.started_at for c in started if c.started_at)
-    t1 = job.finished_at or now
+    every = [c for c in job.chunks or started if c.started_at]
+    t0 = min(c.started_at for c in every if c.started_at)
+    running = any(c.finished_at is None for c in every)
+    t1 = now if running else max(c.finished_at for c in every if c.finished_at)
     span = max((t1 - t0).total_seconds(), 1e-3)
     bars = []
     for c in started:

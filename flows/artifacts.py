@@ -1,0 +1,298 @@
+"""The Jobs View inside the Prefect UI: a job's progress, chunk table and tree as artifacts.
+
+Every job's flow run publishes:
+
+- ``jobsview-{tenant}-{type}-progress``: a progress artifact, created as the chunks start and
+  updated as they finish (at most once a second, less often while the API is slow, then a
+  final value); a job that runs no chunk has none;
+- ``jobsview-{tenant}-{type}-chunks``: a table of the chunks, at the end;
+- ``jobsview-{tenant}-{type}-summary``: markdown with the summary and the seed's tree, at the end.
+
+One key per tenant and sync type, so the Prefect UI's history of a key is the job history.
+Artifacts are a convenience: a failure to publish logs a warning and never fails the job.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.exceptions import MissingContextError
+
+from ledger.models import Chunk, ChunkStatus, Job
+from ledger.render import render_tree
+
+MAX_TABLE_ROWS = 1_000
+MAX_TREE_CHUNKS = 500
+MAX_ERROR_CHARS = 500
+PROGRESS_EVERY_SECONDS = 1.0
+
+_NOT_KEY = re.compile(r"[^a-z0-9-]+")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def artifact_key(tenant: str, sync_type: str, kind: str) -> str:
+    """``jobsview-{tenant}-{sync_type}-{kind}``, in lowercase letters, digits and dashes."""
+    return _NOT_KEY.sub("-", f"jobsview-{tenant}-{sync_type}-{kind}".lower())
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def _published(what: str, job_id: str, publish: Callable[[], object]) -> UUID | None:
+    """Run one Prefect artifact call; its artifact id, or ``None`` (with a warning) if it failed."""
+    try:
+        result = publish()
+    except Exception as exc:
+        _logger().warning(
+            "job %s: could not publish its %s artifact: %s: %s",
+            job_id,
+            what,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    if inspect.iscoroutine(result):  # only in an async run; our flows are sync
+        result.close()
+        _logger().warning("job %s: %s artifact skipped in an async context", job_id, what)
+        return None
+    return result if isinstance(result, UUID) else None
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+def _counts_text(counts: Mapping[ChunkStatus, int]) -> str:
+    return ", ".join(f"{n:,} {status.value}" for status, n in counts.items() if n)
+
+
+class ChunkProgress:
+    """A job's progress artifact: the percentage of its chunks done, finished in any status.
+
+    Created on entering; ``chunk_done`` updates it at most once every ``every`` seconds (less
+    often while the API answers slowly), and leaving publishes the final value. After a failed
+    call it stops publishing for this run.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        *,
+        every: float = PROGRESS_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        chunks = job.chunks or ()
+        self.job_id = job.id
+        self.key = artifact_key(job.tenant, job.sync_type, "progress")
+        self.total = len(chunks)
+        self.counts: Counter[ChunkStatus] = Counter(c.status for c in chunks if c.status.finished)
+        self.published: float | None = None
+        self._every = every
+        self._clock = clock
+        self._artifact_id: UUID | None = None
+        self._next_at = 0.0
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+
+    def description(self) -> str:
+        text = f"Job {self.job_id}: {self.done:,}/{self.total:,} chunks done"
+        done = _counts_text({s: self.counts[s] for s in ChunkStatus})
+        return f"{text} ({done})" if done else text
+
+    def __enter__(self) -> ChunkProgress:
+        percent = self.percent
+        started = self._clock()
+        self._artifact_id = _published(
+            "progress",
+            self.job_id,
+            lambda: create_progress_artifact(
+                progress=percent, key=self.key, description=self.description()
+            ),
+        )
+        if self._artifact_id is not None:
+            self.published = percent
+        self._pause(started)
+        return self
+
+    def chunk_done(self, status: ChunkStatus) -> None:
+        """Count one finished chunk; publish when the pause since the last call is over."""
+        self.counts[status] += 1
+        if self._clock() >= self._next_at and self.percent != self.published:
+            self._update()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.percent != self.published:
+            self._update()
+
+    def _update(self) -> None:
+        artifact_id = self._artifact_id
+        if artifact_id is None:
+            return
+        percent = self.percent
+        started = self._clock()
+        updated = _published(
+            "progress",
+            self.job_id,
+            lambda: update_progress_artifact(
+                artifact_id=artifact_id, progress=percent, description=self.description()
+            ),
+        )
+        if updated is None:
+            self._artifact_id = None  # the API is unwell: do not slow the job down further
+        else:
+            self.published = percent
+        self._pause(started)
+
+    def _pause(self, started: float) -> None:
+        """Wait ``every`` seconds, or 20 times the call's duration: at most 5% of the loop."""
+        now = self._clock()
+        self._next_at = now + max(self._every, 20 * (now - started))
+
+
+# -- chunk table ------------------------------------------------------------------------------
+
+
+def window(chunk: Chunk) -> str:
+    """``0-99``, or ``2000-`` for a resource's open-ended last window."""
+    if chunk.limit is None:
+        return f"{chunk.offset}-"
+    return f"{chunk.offset}-{chunk.offset + chunk.limit - 1}"
+
+
+def _clip(text: str | None, limit: int = MAX_ERROR_CHARS) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def chunk_row(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "number": chunk.index,
+        "resource": chunk.resource,
+        "window": window(chunk),
+        "status": chunk.status.value,
+        "records": chunk.records,
+        "attempts": chunk.attempts,
+        "error": _clip(chunk.error),
+    }
+
+
+def table_chunks(chunks: Iterable[Chunk], limit: int = MAX_TABLE_ROWS) -> list[Chunk]:
+    """Every chunk by number; beyond ``limit``, failed chunks first, then the rest by number."""
+    ordered = sorted(chunks, key=lambda c: c.index)
+    if len(ordered) <= limit:
+        return ordered
+    ordered.sort(key=lambda c: c.status is not ChunkStatus.FAILED)  # stable: keeps the numbers
+    return ordered[:limit]
+
+
+def table_description(job: Job, shown: int) -> str:
+    text = f"Chunks of job {job.id} ({job.status.value}), {job.tenant} {job.sync_type}"
+    total = len(job.chunks or ())
+    if shown < total:
+        return f"{text}: showing {shown:,} of {total:,} chunks, failed chunks first"
+    return f"{text}: {total:,} chunks"
+
+
+# -- summary ----------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    """Plain text for a markdown line: special characters escaped, one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _fenced(text: str) -> str:
+    """A code block that no run of backticks inside ``text`` can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _duration(job: Job) -> str:
+    start = job.started_at or job.created_at
+    if not job.finished_at or not start:
+        return "-"
+    seconds = (job.finished_at - start).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+
+
+def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
+    """The job's summary, then the seed's tree (at most ``max_chunks`` chunk lines)."""
+    sync = job.sync_type + (" (no watermark yet: ran as full)" if job.ran_as_full else "")
+    by_status = _counts_text(job.counts)
+    facts = [
+        ("Status", f"**{job.status.value}**"),
+        ("Tenant", _md(job.tenant)),
+        ("Sync type", _md(sync)),
+        ("Sync Size", f"{_md(job.sync_size)} ({job.chunk_size:,} records per chunk)"),
+        ("Chunks", f"{job.total_chunks:,}" + (f": {by_status}" if by_status else "")),
+        ("Records", f"{job.records_synced:,}"),
+        ("Duration", _duration(job)),
+    ]
+    if job.error:
+        facts.append(("Error", _md(job.error)))
+    if job.parent_id:
+        facts.append(("Resumes job", _md(job.parent_id)))
+    if job.resumed_by:
+        facts.append(("Resumed by", _md(", ".join(job.resumed_by))))
+    facts.append(("Flow run", _md(job.flow_run_id or "-")))
+    lines = [f"# Job {job.id}: {job.status.value}", ""]
+    lines += [f"- **{name}:** {value}" for name, value in facts]
+    lines += ["", "## Chunks", "", _fenced(render_tree(job, max_chunks=max_chunks)), ""]
+    return "\n".join(lines)
+
+
+# -- publishing -------------------------------------------------------------------------------
+
+
+def _publish_table(job: Job) -> object:
+    chunks = table_chunks(job.chunks or ())
+    return create_table_artifact(
+        table=[chunk_row(c) for c in chunks],
+        key=artifact_key(job.tenant, job.sync_type, "chunks"),
+        description=table_description(job, len(chunks)),
+    )
+
+
+def _publish_summary(job: Job) -> object:
+    return create_markdown_artifact(
+        markdown=summary_markdown(job),
+        key=artifact_key(job.tenant, job.sync_type, "summary"),
+        description=f"Job {job.id}: {job.status.value}",
+    )
+
+
+def publish_job(job: Job) -> None:
+    """The table of ``job``'s chunks and its summary: for every outcome, and never raising."""
+    _published("chunk table", job.id, lambda: _publish_table(job))
+    _published("summary", job.id, lambda: _publish_summary(job))

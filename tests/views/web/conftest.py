@@ -1,0 +1,88 @@
+"""Fixtures for the web Jobs View: a launcher that records instead of starting processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from chunking import plan_chunks
+from ledger.models import ChunkStatus, Job, JobStatus
+from ledger.store import Ledger
+from tests.support import SyncEnv
+from views.web import create_app
+from views.web.launcher import Launcher
+
+
+class FakeLauncher(Launcher):
+    """The unit seam: remembers what it was asked to launch, and launches nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.launched: list[list[str]] = []
+
+    def launch(self, args: list[str]) -> None:
+        self.launched.append(list(args))
+
+    def prefect_api_url(self) -> str:  # never start a Prefect server from these tests
+        raise AssertionError("the fake launcher starts nothing")
+
+
+@pytest.fixture(autouse=True)
+def _prefect() -> None:
+    """Overrides tests/views' autouse Prefect server: the web tests ask for it when they need it."""
+
+
+@pytest.fixture
+def launcher() -> FakeLauncher:
+    return FakeLauncher()
+
+
+@pytest.fixture
+def app(launcher: FakeLauncher) -> FastAPI:
+    return create_app(launcher=launcher, reconcile_in_background=False)
+
+
+@pytest.fixture
+def client(sync_env: SyncEnv, app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def finished_job(
+    ledger: Ledger,
+    status: JobStatus,
+    *,
+    tenant: str = "acme",
+    sync_type: str = "full",
+    completed: int = 2,
+    failed: int = 1,
+    pending: int = 0,
+    error: str | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """A job as a run would have left it: chunks planned, some done, the job ended."""
+    total = completed + failed + pending
+    job = ledger.create_job(
+        job_id=job_id or str(uuid.uuid4()),
+        tenant=tenant,
+        sync_type=sync_type,
+        sync_size="small",
+        chunk_size=100,
+        resources=("contacts",),
+    )
+    ledger.add_chunks(job.id, plan_chunks([("contacts", total * 100)], 100), {})
+    ledger.start_job(job.id, ran_as_full=True)
+    for index in range(1, completed + 1):
+        ledger.chunk_started(job.id, index, "test:1")
+        ledger.chunk_completed(job.id, index, 100)
+    for index in range(completed + 1, completed + failed + 1):
+        ledger.chunk_started(job.id, index, "test:1")
+        ledger.chunk_error(job.id, index, error or "boom")
+        ledger.settle_chunk(job.id, index, ChunkStatus.FAILED, error or "boom")
+    if status.finished:
+        return ledger.finish_job(job.id, status, error=error)
+    return ledger.get_job(job.id)

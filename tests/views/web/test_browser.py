@@ -1,0 +1,404 @@
+"""The web Jobs View in a real browser, against a real server that runs real jobs.
+
+Chromium (Debian's, at /usr/bin/chromium) is driven by Playwright against uvicorn serving
+``create_app(Launcher(...))`` on a loopback port: jobs started from the page run in background
+``jobsview`` processes against the demo source and the session's Prefect server, as
+``jobsview serve`` does. SQLite only: PostgreSQL is covered by the API tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from prefect.settings import PREFECT_API_URL
+
+from chunking import SyncSize, plan_chunks
+from connectors.demo_faults import MalformedRule
+from ledger.models import ChunkStatus, Job, JobStatus
+from tests.support import SyncEnv
+from tests.views.web.conftest import finished_job
+from views.web import Launcher, create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Screenshots go to a temporary folder; JOBSVIEW_SCREENSHOTS=docs/screenshots refreshes the
+# README's (read at import, like REQUIRE_CHROMIUM below).
+SCREENSHOTS_TO = (
+    Path(os.environ["JOBSVIEW_SCREENSHOTS"]).resolve()
+    if os.environ.get("JOBSVIEW_SCREENSHOTS")
+    else None
+)
+JOB_URL = re.compile(r"/jobs/([0-9a-f-]{36})$")
+DONE = re.compile(r"(\d+)/(\d+) chunks done")
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (pip install -e '.[dev]')"
+    return None
+
+
+MISSING = _missing()
+# CI sets JOBSVIEW_REQUIRE_CHROMIUM=1: there, a missing browser fails instead of skipping.
+# (Read at import: the autouse settings fixture clears JOBSVIEW_* before each test.)
+REQUIRE_CHROMIUM = bool(os.environ.get("JOBSVIEW_REQUIRE_CHROMIUM"))
+
+pytestmark = [
+    pytest.mark.skipif(bool(MISSING and not REQUIRE_CHROMIUM), reason=str(MISSING)),
+    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),
+]
+
+
+# -- fixtures -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if MISSING:
+        pytest.fail(f"JOBSVIEW_REQUIRE_CHROMIUM is set, but {MISSING}")
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(30_000)
+    yield opened
+    context.close()
+
+
+@dataclass
+class Served:
+    url: str
+    launcher: Launcher
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+
+
+@pytest.fixture
+def served(
+    sync_env: SyncEnv,
+    prefect_server: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[Served]:
+    """``jobsview serve``, in a thread: the real launcher, the session's Prefect server."""
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    # A run's process takes a few seconds to start and claim its queued job: do not let the
+    # server's background reconcile call it interrupted meanwhile.
+    sync_env.set(stale_after_seconds=30)
+    launcher = Launcher(log_file=tmp_path / "jobs.log")
+    app = create_app(launcher)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", launcher, launcher.log_file or tmp_path)
+    finally:
+        _stop_jobs(sync_env, launcher)
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def _stop_jobs(sync_env: SyncEnv, launcher: Launcher) -> None:
+    """Leave no job process behind: cancel what still runs, wait, and kill only if stuck."""
+    time.sleep(0.2)  # a launch happens in a thread; let it register its process
+    for job in sync_env.ledger.active_jobs():
+        sync_env.ledger.request_cancel(job.id)
+    for child in list(launcher._children):
+        try:
+            child.wait(timeout=30)
+        except Exception:
+            child.kill()
+            child.wait(timeout=10)
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def wait_for_end(sync_env: SyncEnv, job_id: str, timeout: float = 90) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = sync_env.ledger.get_job(job_id, with_chunks=False)
+        if job.status.finished:
+            return sync_env.ledger.get_job(job_id)
+        time.sleep(0.1)
+    pytest.fail(f"job {job_id} did not end within {timeout}s")
+
+
+def start_from_form(page: Any, url: str, tenant: str, size: str = "") -> str:
+    """Start a job with the jobs list's form; returns its id, from the page it lands on."""
+    page.goto(url + "/")
+    form = page.locator("form[action='/jobs']")
+    form.locator("input[name=tenant]").fill(tenant)
+    form.locator("select[name=sync_type]").select_option("full")
+    form.locator("select[name=sync_size]").select_option(size)
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(JOB_URL)
+    found = JOB_URL.search(page.url)
+    assert found
+    return found.group(1)
+
+
+def dom_state(page: Any) -> tuple[str, int, int]:
+    """The job page's status badge and its done/total chunk counts, as now displayed."""
+    text = page.evaluate(
+        """() => {
+            const badge = document.querySelector('#live .summary h1 .badge');
+            const numbers = document.querySelector('#live .summary .numbers');
+            return [badge ? badge.textContent : '', numbers ? numbers.textContent : ''];
+        }"""
+    )
+    found = DONE.search(text[1])
+    done, total = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    return text[0].strip(), done, total
+
+
+def as_epoch(value: datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+# -- the tests ----------------------------------------------------------------
+
+
+def test_start_a_job_and_watch_it_live(page: Any, served: Served, sync_env: SyncEnv) -> None:
+    sync_env.source.faults.slow_ms = 200
+    job_id = start_from_form(page, served.url, "acme", "small")
+    page.evaluate("window.__notReloaded = true")
+    assert page.locator("#live").get_attribute("data-active") == "true"
+
+    shown_at: dict[int, float] = {}  # done count -> when the page first showed it
+    badges: list[str] = []
+    progress: set[tuple[int, int]] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        badge, done, total = dom_state(page)
+        now = time.time()
+        if not badges or badges[-1] != badge:
+            badges.append(badge)
+        progress.add((done, total))
+        for k in range(1, done + 1):
+            shown_at.setdefault(k, now)
+        if badge in ("completed", "failed", "incomplete", "cancelled"):
+            break
+        page.wait_for_timeout(40)
+    else:
+        pytest.fail(f"the page never showed the job ending: {badges}\n{served.log()}")
+
+    assert badges[-1] == "completed", (badges, served.log())
+    assert page.evaluate("window.__notReloaded") is True, "the page reloaded"
+    assert "running" in badges, badges
+    assert any(0 < done < total for done, total in progress), sorted(progress)
+    assert page.locator("#live").get_attribute("data-active") == "false"  # polling stopped
+    assert "Cancel job" not in page.content()
+
+    job = sync_env.ledger.get_job(job_id)
+    assert job.status is JobStatus.COMPLETED and job.chunk_size == 100
+    tree = page.locator("pre.tree").inner_text()
+    assert len(re.findall(r"^\|- Chunk \d+ \[completed\]", tree, re.M)) == job.total_chunks
+    sync_env.assert_destination_equals_source("acme")
+
+    finished = sorted(as_epoch(c.finished_at) for c in job.chunks or () if c.finished_at)
+    latencies = [shown_at[k] - finished[k - 1] for k in range(1, len(finished) + 1)]
+    print(
+        f"\n[web live-update latency] chunk completed in ledger -> shown on the job page, "
+        f"{len(latencies)} chunks (1 s polling): median {statistics.median(latencies):.2f}s, "
+        f"mean {statistics.mean(latencies):.2f}s, max {max(latencies):.2f}s, "
+        f"min {min(latencies):.2f}s; badges seen {badges}"
+    )
+    assert max(latencies) < 5, latencies
+
+
+def test_cancel_from_the_job_page(page: Any, served: Served, sync_env: SyncEnv) -> None:
+    sync_env.source.faults.slow_ms = 300
+    sync_env.set(page_size=20)  # five slow pages per chunk: a job of about 15 s
+    job_id = start_from_form(page, served.url, "acme", "small")
+    page.locator("#live .summary h1 .badge", has_text="running").wait_for(timeout=60_000)
+
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.locator("button", has_text="Cancel job").click()
+    page.wait_for_url(re.compile(rf"/jobs/{job_id}$"))
+    assert dialogs and dialogs[0].startswith(f"Cancel job {job_id[:8]}?")
+    asked = time.monotonic()
+    page.locator("#live .summary h1 .badge", has_text="cancelled").wait_for(timeout=60_000)
+    print(f"\n[web cancel] Cancel clicked -> page shows cancelled: {time.monotonic() - asked:.1f}s")
+
+    job = sync_env.ledger.get_job(job_id)
+    assert job.status is JobStatus.CANCELLED and job.cancel_requested, served.log()
+    assert {c.status for c in job.chunks or ()} <= {ChunkStatus.COMPLETED, ChunkStatus.CANCELLED}
+    assert job.counts[ChunkStatus.CANCELLED] > 0
+    assert page.locator("button", has_text="Resume job").is_visible()
+
+
+def test_settings_size_is_used_by_the_next_job(
+    page: Any, served: Served, sync_env: SyncEnv
+) -> None:
+    sync_env.ledger.set_tenant_sync_size("acme", SyncSize.SMALL)
+    page.goto(served.url + "/settings")
+    row = page.locator("tr[data-tenant='acme']")
+    row.locator("select[name=sync_size]").select_option("large")
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/settings\?saved=acme$"))
+    assert page.locator("p.ok").inner_text() == "Saved acme."
+    assert page.locator("tr[data-tenant='acme'] select[name=sync_size]").input_value() == "large"
+    assert sync_env.ledger.tenant_sync_sizes() == {"acme": SyncSize.LARGE}
+
+    job_id = start_from_form(page, served.url, "acme")  # Sync Size: "tenant's setting"
+    assert "Sync Size large (2,000 per chunk)" in page.locator("#live .summary").inner_text()
+    job = wait_for_end(sync_env, job_id)
+    assert job.status is JobStatus.COMPLETED, served.log()
+    answer = page.request.get(f"{served.url}/api/jobs/{job_id}").json()
+    assert answer["sync_size"] == "large" and answer["chunk_size"] == 2_000
+    assert [(c["resource"], c["offset"]) for c in answer["chunks"]] == [
+        ("contacts", 0),
+        ("contacts", 2_000),
+        ("deals", 0),
+    ]
+
+
+def test_a_10000_chunk_job_loads_quickly(page: Any, served: Served, sync_env: SyncEnv) -> None:
+    ledger = sync_env.ledger
+    job = ledger.create_job(
+        job_id=str(uuid.uuid4()),
+        tenant="bigco",
+        sync_type="full",
+        sync_size="small",
+        chunk_size=100,
+        resources=("contacts",),
+    )
+    windows = plan_chunks([("contacts", 1_000_000)], 100)
+    assert len(windows) == 10_000
+    ledger.add_chunks(job.id, windows, {})
+    ledger.start_job(job.id, ran_as_full=True)
+    for index in range(1, 301):
+        ledger.chunk_started(job.id, index, "bench:1")
+        ledger.chunk_completed(job.id, index, 100)
+    for index in range(5_000, 5_040):
+        ledger.chunk_started(job.id, index, "bench:2")
+        ledger.settle_chunk(job.id, index, ChunkStatus.FAILED, f"malformed page at {index}")
+    for index in range(301, 305):
+        ledger.chunk_started(job.id, index, "bench:1")
+
+    timings: dict[str, float] = {}
+    for label, path in (
+        ("job page", f"/jobs/{job.id}"),
+        ("job page, failed only", f"/jobs/{job.id}?failed=true"),
+        ("job page 50 of 50", f"/jobs/{job.id}?page=50"),
+        ("jobs list", "/"),
+    ):
+        started = time.perf_counter()
+        answer = page.goto(served.url + path, wait_until="load")
+        timings[label] = time.perf_counter() - started
+        assert answer is not None and answer.ok, path
+    started = time.perf_counter()
+    fragment = page.request.get(f"{served.url}/fragments/jobs/{job.id}")
+    timings["job fragment (each live poll)"] = time.perf_counter() - started
+    assert fragment.ok
+
+    page.goto(f"{served.url}/jobs/{job.id}")
+    text = page.locator("#live .summary").inner_text()
+    assert "340/10000 chunks done" in text
+    assert page.locator(".strip span").count() == 400
+    assert "page 1 of 50" in page.locator("p.filters").inner_text()
+    page.goto(f"{served.url}/jobs/{job.id}?failed=true")
+    assert (
+        len(re.findall(r"^\|- Chunk \d+ \[failed\]", page.locator("pre.tree").inner_text(), re.M))
+        == 40
+    )
+
+    print(
+        "\n[web 10,000-chunk job] page load times: "
+        + ", ".join(f"{label} {seconds:.2f}s" for label, seconds in timings.items())
+    )
+    assert all(seconds < 5 for seconds in timings.values()), timings
+
+
+def test_screenshots(
+    page: Any, browser: Any, served: Served, sync_env: SyncEnv, tmp_path: Path
+) -> None:
+    """A job with a failed chunk (a malformed page, no retries), the list, the settings."""
+    shots = SCREENSHOTS_TO or tmp_path
+    sync_env.source.faults.slow_ms = 20
+    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    sync_env.set(chunk_retries=0)
+    ledger = sync_env.ledger
+    finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
+    finished_job(ledger, JobStatus.CANCELLED, tenant="initech", sync_type="partial", pending=4)
+    ledger.set_tenant_sync_size("globex", SyncSize.XLARGE)
+
+    job_id = start_from_form(page, served.url, "acme", "small")
+    job = wait_for_end(sync_env, job_id)
+    assert job.status is JobStatus.INCOMPLETE, served.log()
+    assert job.counts[ChunkStatus.FAILED] == 1
+    shots.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{served.url}/jobs/{job_id}")
+    page.locator("#live .summary h1 .badge", has_text="incomplete").wait_for()
+    assert "offset=500" in page.locator("pre.tree").inner_text()
+    page.screenshot(path=shots / "job-detail.png", full_page=True)
+
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True
+    )
+    try:
+        small = phone.new_page()
+        small.goto(f"{served.url}/jobs/{job_id}")
+        small.screenshot(path=shots / "job-detail-phone.png", full_page=True)
+        overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    finally:
+        phone.close()
+
+    page.goto(served.url + "/")
+    page.screenshot(path=shots / "jobs-list.png", full_page=True)
+    page.goto(served.url + "/settings")
+    page.screenshot(path=shots / "settings.png", full_page=True)
+
+    for name in ("job-detail", "job-detail-phone", "jobs-list", "settings"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000, name
+    print(f"\n[web screenshots] saved to {shots}; phone page overflows by {overflow}px")
