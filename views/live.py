@@ -63,8 +63,9 @@ def quiet_prefect_console() -> Iterator[None]:
     """
     handlers = [
         h
-        for h in logging.getLogger("prefect").handlers
-        if isinstance(h, logging.StreamHandler) and type(h).__name__ != "APILogHandler"
+        for name in ("", "prefect")  # Prefect's console handler sits on the root logger
+        for h in logging.getLogger(name).handlers
+        if isinstance(h, logging.StreamHandler)
     ]
     levels = [h.level for h in handlers]
     for h in handlers:
