@@ -54,11 +54,14 @@ def chunk_status(state_type: StateType, state_name: str | None = None) -> ChunkS
 def settle(
     counts: Mapping[ChunkStatus, int], *, cancelled: bool = False, job_error: bool = False
 ) -> JobStatus:
-    """How a job that has stopped ended, by DESIGN.md's rules."""
-    if cancelled:
-        return JobStatus.CANCELLED
+    """How a job that has stopped ended, by DESIGN.md's rules.
+
+    A cancel that came after every chunk completed changed nothing: the job completed.
+    """
     completed = counts.get(ChunkStatus.COMPLETED, 0)
     total = sum(counts.values())
+    if cancelled and (completed < total or total == 0):
+        return JobStatus.CANCELLED
     if job_error:
         return JobStatus.FAILED
     if completed == total:

@@ -72,6 +72,9 @@ def test_settle_rules() -> None:
     assert adapter.settle(counts(failed=2)) is JobStatus.FAILED
     assert adapter.settle(counts(completed=2), job_error=True) is JobStatus.FAILED
     assert adapter.settle(counts(completed=1, cancelled=1), cancelled=True) is JobStatus.CANCELLED
+    assert adapter.settle(counts(), cancelled=True) is JobStatus.CANCELLED
+    # a cancel that arrived after the last chunk completed changed nothing
+    assert adapter.settle(counts(completed=3), cancelled=True) is JobStatus.COMPLETED
 
 
 def _final(job: Job) -> State:  # type: ignore[type-arg]
