@@ -116,3 +116,29 @@ def test_two_simultaneous_runs_make_exactly_one_job(
     (job,) = sync_env.ledger.list_jobs()
     refused = next(out for code, out, _ in results if code == 1)
     assert json.loads(refused)["blocking_job_id"] == job.id
+
+
+def test_sigterm_as_a_prefect_worker_sends_it_cancels_cleanly(
+    sync_env: SyncEnv, cli_env: dict[str, str]
+) -> None:
+    """Prefect stops runs it launched with SIGTERM: the job stops its chunks and ends cancelled."""
+    sync_env.source.faults.slow_ms = 100
+    proc = start(
+        cli_env | {"JOBSVIEW_PAGE_SIZE": "20"},
+        "run",
+        "--tenant",
+        "acme",
+        "--type",
+        "full",
+        "--sync-size",
+        "small",
+    )
+    job_id = wait_for_chunks(sync_env, 3)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert time.monotonic() - sent < 10
+    job = sync_env.ledger.get_job(job_id)
+    assert job.status is JobStatus.CANCELLED
+    assert {c.status for c in job.chunks or ()} <= {ChunkStatus.COMPLETED, ChunkStatus.CANCELLED}
+    assert sync_env.destination.count("acme") == job.records_synced
