@@ -48,20 +48,18 @@ def wait_for_chunks(sync_env: SyncEnv, done: int, timeout: float = 60) -> str:
     pytest.fail("the job did not make progress")
 
 
-def test_cancel_from_another_process(sync_env: SyncEnv, cli_env: dict[str, str]) -> None:
+def start_slow_run(
+    sync_env: SyncEnv, cli_env: dict[str, str], *extra: str
+) -> tuple[subprocess.Popen[str], str]:
+    """A ``jobsview run`` of 37 slow chunks in another process, once 3 have completed."""
     sync_env.source.faults.slow_ms = 100
-    proc = start(
-        cli_env | {"JOBSVIEW_PAGE_SIZE": "20"},
-        "run",
-        "--tenant",
-        "acme",
-        "--type",
-        "full",
-        "--sync-size",
-        "small",
-        "--json",
-    )
-    job_id = wait_for_chunks(sync_env, 3)
+    env = cli_env | {"JOBSVIEW_PAGE_SIZE": "20"}
+    proc = start(env, "run", "--tenant", "acme", "--type", "full", "--sync-size", "small", *extra)
+    return proc, wait_for_chunks(sync_env, 3)
+
+
+def test_cancel_from_another_process(sync_env: SyncEnv, cli_env: dict[str, str]) -> None:
+    proc, job_id = start_slow_run(sync_env, cli_env, "--json")
     asked = time.monotonic()
     cancelled = call(cli_env, "cancel", job_id[:8])
     assert cancelled.returncode == 0 and "Cancel requested" in cancelled.stdout
@@ -122,18 +120,7 @@ def test_sigterm_as_a_prefect_worker_sends_it_cancels_cleanly(
     sync_env: SyncEnv, cli_env: dict[str, str]
 ) -> None:
     """Prefect stops runs it launched with SIGTERM: the job stops its chunks and ends cancelled."""
-    sync_env.source.faults.slow_ms = 100
-    proc = start(
-        cli_env | {"JOBSVIEW_PAGE_SIZE": "20"},
-        "run",
-        "--tenant",
-        "acme",
-        "--type",
-        "full",
-        "--sync-size",
-        "small",
-    )
-    job_id = wait_for_chunks(sync_env, 3)
+    proc, job_id = start_slow_run(sync_env, cli_env)
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
