@@ -10,9 +10,7 @@ Usage: python bench/pressure_bench.py [--records 20000]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import configure, free_port, start_source  # noqa: E402
+from bench.sync_bench import bench_setup, configure, save_result  # noqa: E402
 
 
 def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, float]:
@@ -88,22 +86,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--cancels", type=int, default=3)
     args = parser.parse_args()
-    from prefect.testing.utilities import prefect_test_harness
-
-    port = free_port()
-    source = start_source(port)
-    base = f"http://127.0.0.1:{port}"
-    httpx.post(
-        f"{base}/_demo/tenants", json={"tenant": "bench", "counts": {"contacts": args.records}}
-    )
-    try:
-        with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
-            calm = timed_sync(base, "bench", 0.0, Path(tmp) / "calm.db")
-            pressed = timed_sync(base, "bench", 0.15, Path(tmp) / "pressed.db")
-            latencies = cancel_latency(base, Path(tmp) / "cancel.db", args.cancels)
-    finally:
-        source.terminate()
-        source.wait()
+    with bench_setup() as (base, tmp):
+        bench_tenant = {"tenant": "bench", "counts": {"contacts": args.records}}
+        httpx.post(f"{base}/_demo/tenants", json=bench_tenant)
+        calm = timed_sync(base, "bench", 0.0, tmp / "calm.db")
+        pressed = timed_sync(base, "bench", 0.15, tmp / "pressed.db")
+        latencies = cancel_latency(base, tmp / "cancel.db", args.cancels)
     result = {
         "no_429": calm,
         "15pct_429": pressed,
@@ -111,10 +99,7 @@ def main() -> None:
         "slowdown": pressed["seconds"] / calm["seconds"],
         "cancel_latency_s": latencies,
     }
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "pressure_bench.json").write_text(json.dumps(result, indent=2))
+    save_result("pressure_bench", result)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -167,31 +169,40 @@ def overhead(base: str, chunks: int, workdir: Path) -> dict[str, object]:
     }
 
 
+@contextmanager
+def bench_setup() -> Iterator[tuple[str, Path]]:
+    """A demo source in its own process, a Prefect server, and a scratch folder."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    port = free_port()
+    source = start_source(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+            yield f"http://127.0.0.1:{port}", Path(tmp)
+    finally:
+        source.terminate()
+        source.wait()
+
+
+def save_result(name: str, result: dict[str, object]) -> None:
+    print(json.dumps(result, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--chunks", type=int, default=100)
     args = parser.parse_args()
-
-    from prefect.testing.utilities import prefect_test_harness
-
-    port = free_port()
-    source = start_source(port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
-            result = {
-                "throughput": throughput(base, args.records, args.rounds, Path(tmp)),
-                "overhead": overhead(base, args.chunks, Path(tmp)),
-            }
-    finally:
-        source.terminate()
-        source.wait()
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "sync_bench.json").write_text(json.dumps(result, indent=2))
+    with bench_setup() as (base, tmp):
+        result = {
+            "throughput": throughput(base, args.records, args.rounds, tmp),
+            "overhead": overhead(base, args.chunks, tmp),
+        }
+    save_result("sync_bench", result)
 
 
 if __name__ == "__main__":
