@@ -24,7 +24,7 @@ from bench.sync_bench import bench_setup, configure, save_result  # noqa: E402
 
 
 def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, float]:
-    from flows.sync_job import sync_job
+    from flows import sync_job
 
     httpx.put(f"{base}/_demo/faults", json={"rate_429": rate_429, "retry_after": 0.2, "seed": 1})
     httpx.post(f"{base}/_demo/reset-stats")
@@ -43,7 +43,7 @@ def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, f
 
 def cancel_latency(base: str, db: Path, rounds: int) -> list[float]:
     from core.settings import get_settings
-    from flows.sync_job import new_job_id, sync_job
+    from flows import new_job_id, sync_job
     from ledger.models import ChunkStatus, JobStatus
     from ledger.recovery import request_cancel
     from ledger.store import get_ledger

@@ -82,7 +82,7 @@ def configure(db: Path, source: str, **extra: object) -> None:
 
 
 def throughput(base: str, records: int, rounds: int, workdir: Path) -> dict[str, object]:
-    from flows.sync_job import sync_job
+    from flows import sync_job
 
     httpx.post(f"{base}/_demo/tenants", json={"tenant": "bench", "counts": {"contacts": records}})
     rows = []
@@ -114,7 +114,7 @@ def overhead(base: str, chunks: int, workdir: Path) -> dict[str, object]:
     from connectors.source import RestSource
     from core.settings import get_settings
     from core.validation import SyncType
-    from flows.sync_job import sync_job
+    from flows import sync_job
     from ledger.store import get_ledger
     from tasks.plan_job import plan
     from tasks.sync_chunk import run_chunk
@@ -139,16 +139,15 @@ def overhead(base: str, chunks: int, workdir: Path) -> dict[str, object]:
     ledger, dest = get_ledger(settings.database_url), get_destination(settings.destination)
     started = time.perf_counter()
     with RestSource.from_settings(settings) as source:
-        planned = plan(
-            ledger,
-            source,
+        claimed = ledger.create_job(
             job_id=str(uuid.uuid4()),
             tenant="chunky",
-            sync_type=SyncType.FULL,
-            sync_size=SyncSize.SMALL,
+            sync_type=SyncType.FULL.value,
+            sync_size=SyncSize.SMALL.value,
+            chunk_size=size,
             resources=("contacts",),
-            watermark_lag=timedelta(0),
         )
+        planned = plan(ledger, source, claimed.id, watermark_lag=timedelta(0))
         for index in range(1, chunks + 1):
             run_chunk(
                 ledger,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, Literal
 
@@ -56,6 +58,10 @@ class DemoFaults:
     ``rate_429`` (with ``Retry-After: retry_after`` seconds), ``rate_5xx`` (500/502/503/504)
     and ``rate_drop`` (the connection closes mid-response) share one dice roll per request.
     ``slow_ms``: a pause before every page. ``seed``: repeatable dice.
+    ``max_rps``: a load limit per tenant. Once ``max_rps * rps_window`` requests (at least one)
+    of a tenant were let through in the last ``rps_window`` seconds, the source answers 429 with
+    ``Retry-After: retry_after``. Refused requests do not count: a client that keeps asking gets
+    more 429s but does not lock itself out, and only a client that slows down sees fewer.
     """
 
     token: str | None = field(default=None, repr=False)
@@ -67,10 +73,29 @@ class DemoFaults:
     slow_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     malformed: list[MalformedRule] = field(default_factory=list)
     seed: int | None = None
+    max_rps: Annotated[float, Field(gt=0.0)] | None = None
+    rps_window: Annotated[float, Field(gt=0.0, le=60.0)] = 1.0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._rng_seed = self.seed
+        self._served: dict[str, deque[float]] = {}  # per tenant: when recent pages were served
+        self._load_lock = threading.Lock()
+
+    def admit(self, tenant: str, now: float | None = None) -> bool:
+        """Whether ``max_rps`` lets this tenant's request through now (and if so, count it)."""
+        if self.max_rps is None:
+            return True
+        now = time.monotonic() if now is None else now
+        capacity = max(1, math.floor(self.max_rps * self.rps_window))
+        with self._load_lock:
+            served = self._served.setdefault(tenant, deque())
+            while served and served[0] <= now - self.rps_window:
+                served.popleft()
+            if len(served) >= capacity:
+                return False
+            served.append(now)
+            return True
 
     def roll(self) -> float:
         if self.seed != self._rng_seed:  # a test changed the seed on a live server

@@ -98,6 +98,12 @@ def create_app(store: DemoStore | None = None, faults: DemoFaults | None = None)
             items, total = store.page(tenant, resource, offset, limit_now, updated_since)
         except UnknownCollectionError as exc:
             raise HTTPException(404, str(exc)) from None
+        if not faults.admit(tenant):
+            return json_response(
+                {"detail": f"over {faults.max_rps:g} requests per second (demo fault)"},
+                429,
+                {"Retry-After": f"{faults.retry_after:g}"},
+            )
         roll = faults.roll()
         if roll < faults.rate_429:
             retry_after = f"{faults.retry_after:g}"

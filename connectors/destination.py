@@ -77,10 +77,13 @@ class Destination:
             ) from exc
         return len(rows)
 
-    def count(self, tenant: str, resource: str | None = None) -> int:
+    def count(self, tenant: str, resource: str | None = None, job_id: str | None = None) -> int:
+        """Stored records of a tenant (of one resource; last written by one job)."""
         query = select(func.count()).select_from(records).where(records.c.tenant == tenant)
         if resource:
             query = query.where(records.c.resource == resource)
+        if job_id:
+            query = query.where(records.c.job_id == job_id)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

@@ -60,6 +60,7 @@ class RestSource:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
         before_request: Callable[[str], None] | None = None,
+        on_throttled: Callable[[str, float | None], None] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -69,8 +70,10 @@ class RestSource:
         self.stats = SourceStats()
         self._stats_lock = threading.Lock()
         self._throttles: dict[str, Throttle] = {}
-        # e.g. a rate limit shared with other processes; called with the tenant
+        # e.g. a rate limit shared with other processes: called with the tenant before every
+        # try, and with the tenant and the Retry-After seconds (None if absent) on every 429
         self._before_request = before_request
+        self._on_throttled = on_throttled
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             # Checked here because httpx's own complaint about a bad header value quotes it.
@@ -201,6 +204,8 @@ class RestSource:
                     raise fatal_error(response, ctx, self.base_url, self._secret)
                 failure = response
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if response.status_code == 429 and self._on_throttled is not None:
+                    self._on_throttled(tenant, retry_after)
             if attempt >= self.retry.attempts:
                 error = exhausted_error(
                     failure, attempt, retry_after, ctx, self.base_url, self._secret

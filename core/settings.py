@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     destination_url: str | None = None
     source_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8765")
     source_token: SecretStr | None = None
+    source_token_block: str | None = None
     resources: Annotated[tuple[str, ...], NoDecode] = ("contacts", "deals")
     sync_size: SyncSize = SyncSize.MEDIUM
     page_size: PositiveInt = 100
@@ -64,13 +65,15 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     source_rate_limit: float = Field(default=0.0, ge=0)
+    auto_resume_attempts: NonNegativeInt = 2
+    auto_resume_delay_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("database_url", "destination_url")
     @classmethod
     def _db_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_db_url(value)
 
-    @field_validator("source_token", "api_token", mode="before")
+    @field_validator("source_token", "api_token", "source_token_block", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value

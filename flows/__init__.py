@@ -1,6 +1,7 @@
-"""Prefect flows: ``sync_job`` runs one tenant's chunked sync; ``resume_job`` finishes one."""
+"""Prefect flows and everything Prefect: the ``sync-job`` flow and its tasks, the adapter
+between Prefect states and Jobs View statuses, the watcher, artifacts and outcome events."""
 
-from flows.resume_job import resume_job
-from flows.sync_job import new_job_id, sync_job
+from flows.claim import new_job_id
+from flows.sync_job import resume_job, sync_job
 
 __all__ = ["new_job_id", "resume_job", "sync_job"]

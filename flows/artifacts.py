@@ -2,9 +2,9 @@
 
 Every job's flow run publishes:
 
-- ``jobsview-{tenant}-{type}-progress``: a progress artifact, created as the chunks start and
-  updated as they finish (at most once a second, less often while the API is slow, then a
-  final value); a job that runs no chunk has none;
+- ``jobsview-{tenant}-{type}-progress``: the share of chunks completed, created as the chunks
+  start, updated as they finish (at most once a second, less often while the API is slow),
+  and finally from the settled ledger; a job that runs no chunk has none;
 - ``jobsview-{tenant}-{type}-chunks``: a table of the chunks, at the end;
 - ``jobsview-{tenant}-{type}-summary``: markdown with the summary and the seed's tree, at the end.
 
@@ -15,26 +15,24 @@ Artifacts are a convenience: a failure to publish logs a warning and never fails
 from __future__ import annotations
 
 import inspect
-import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from prefect import get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.exceptions import MissingContextError
 
+from flows.runtime import logger
 from ledger.models import Chunk, ChunkStatus, Job
-from ledger.render import render_tree
+from ledger.render import progress_text, render_tree
 
 MAX_TABLE_ROWS = 1_000
 MAX_TREE_CHUNKS = 500
@@ -50,19 +48,12 @@ def artifact_key(tenant: str, sync_type: str, kind: str) -> str:
     return _NOT_KEY.sub("-", f"jobsview-{tenant}-{sync_type}-{kind}".lower())
 
 
-def _logger() -> logging.Logger | logging.LoggerAdapter[Any]:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger(__name__)
-
-
 def _published(what: str, job_id: str, publish: Callable[[], object]) -> UUID | None:
     """Run one Prefect artifact call; its artifact id, or ``None`` (with a warning) if it failed."""
     try:
         result = publish()
     except Exception as exc:
-        _logger().warning(
+        logger().warning(
             "job %s: could not publish its %s artifact: %s: %s",
             job_id,
             what,
@@ -72,7 +63,7 @@ def _published(what: str, job_id: str, publish: Callable[[], object]) -> UUID | 
         return None
     if inspect.iscoroutine(result):  # only in an async run; our flows are sync
         result.close()
-        _logger().warning("job %s: %s artifact skipped in an async context", job_id, what)
+        logger().warning("job %s: %s artifact skipped in an async context", job_id, what)
         return None
     return result if isinstance(result, UUID) else None
 
@@ -80,16 +71,13 @@ def _published(what: str, job_id: str, publish: Callable[[], object]) -> UUID | 
 # -- progress ---------------------------------------------------------------------------------
 
 
-def _counts_text(counts: Mapping[ChunkStatus, int]) -> str:
-    return ", ".join(f"{n:,} {status.value}" for status, n in counts.items() if n)
-
-
 class ChunkProgress:
-    """A job's progress artifact: the percentage of its chunks done, finished in any status.
+    """A job's progress artifact: the share of its chunks that completed.
 
     Created on entering; ``chunk_done`` updates it at most once every ``every`` seconds (less
-    often while the API answers slowly), and leaving publishes the final value. After a failed
-    call it stops publishing for this run.
+    often while the API answers slowly), and ``finish`` publishes the settled ledger's
+    outcome, so a cancelled job never reads as done. After a failed call it stops publishing
+    for this run.
     """
 
     def __init__(
@@ -102,46 +90,40 @@ class ChunkProgress:
         chunks = job.chunks or ()
         self.job_id = job.id
         self.key = artifact_key(job.tenant, job.sync_type, "progress")
-        self.total = len(chunks)
-        self.counts: Counter[ChunkStatus] = Counter(c.status for c in chunks if c.status.finished)
-        self.published: float | None = None
+        self.counts: Counter[ChunkStatus] = Counter(c.status for c in chunks)
+        self.published: tuple[float, str] | None = None
         self._every = every
         self._clock = clock
         self._artifact_id: UUID | None = None
         self._next_at = 0.0
 
     @property
-    def done(self) -> int:
-        return sum(self.counts.values())
-
-    @property
     def percent(self) -> float:
-        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+        total = sum(self.counts.values())
+        completed = self.counts[ChunkStatus.COMPLETED]
+        return round(100.0 * completed / total, 1) if total else 100.0
 
     def description(self) -> str:
-        text = f"Job {self.job_id}: {self.done:,}/{self.total:,} chunks done"
-        done = _counts_text({s: self.counts[s] for s in ChunkStatus})
-        return f"{text} ({done})" if done else text
+        return f"Job {self.job_id}: {progress_text(self.counts)}"
 
     def __enter__(self) -> ChunkProgress:
-        percent = self.percent
         started = self._clock()
+        shown = (self.percent, self.description())
         self._artifact_id = _published(
             "progress",
             self.job_id,
-            lambda: create_progress_artifact(
-                progress=percent, key=self.key, description=self.description()
-            ),
+            lambda: create_progress_artifact(progress=shown[0], key=self.key, description=shown[1]),
         )
         if self._artifact_id is not None:
-            self.published = percent
+            self.published = shown
         self._pause(started)
         return self
 
     def chunk_done(self, status: ChunkStatus) -> None:
         """Count one finished chunk; publish when the pause since the last call is over."""
+        self.counts[ChunkStatus.PENDING] -= 1
         self.counts[status] += 1
-        if self._clock() >= self._next_at and self.percent != self.published:
+        if self._clock() >= self._next_at:
             self._update()
 
     def __exit__(
@@ -150,26 +132,30 @@ class ChunkProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.percent != self.published:
-            self._update()
+        """Nothing: the final value comes from the settled ledger, in ``finish``."""
+
+    def finish(self, job: Job) -> None:
+        """Publish the job's settled outcome (if this run published progress at all)."""
+        self.counts = Counter({s: n for s, n in job.counts.items() if n})
+        self._update()
 
     def _update(self) -> None:
         artifact_id = self._artifact_id
-        if artifact_id is None:
+        shown = (self.percent, self.description())
+        if artifact_id is None or shown == self.published:
             return
-        percent = self.percent
         started = self._clock()
         updated = _published(
             "progress",
             self.job_id,
             lambda: update_progress_artifact(
-                artifact_id=artifact_id, progress=percent, description=self.description()
+                artifact_id=artifact_id, progress=shown[0], description=shown[1]
             ),
         )
         if updated is None:
             self._artifact_id = None  # the API is unwell: do not slow the job down further
         else:
-            self.published = percent
+            self.published = shown
         self._pause(started)
 
     def _pause(self, started: float) -> None:
@@ -249,13 +235,12 @@ def _duration(job: Job) -> str:
 def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
     """The job's summary, then the seed's tree (at most ``max_chunks`` chunk lines)."""
     sync = job.sync_type + (" (no watermark yet: ran as full)" if job.ran_as_full else "")
-    by_status = _counts_text(job.counts)
     facts = [
         ("Status", f"**{job.status.value}**"),
         ("Tenant", _md(job.tenant)),
         ("Sync type", _md(sync)),
         ("Sync Size", f"{_md(job.sync_size)} ({job.chunk_size:,} records per chunk)"),
-        ("Chunks", f"{job.total_chunks:,}" + (f": {by_status}" if by_status else "")),
+        ("Chunks", progress_text(job.counts)),
         ("Records", f"{job.records_synced:,}"),
         ("Duration", _duration(job)),
     ]

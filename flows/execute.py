@@ -1,28 +1,23 @@
-"""Run a planned job's chunks on a Prefect task runner and settle the job.
-
-Shared by ``sync_job`` and ``resume_job``: both plan differently, then end here.
-"""
+"""Run a planned job's chunks on a Prefect task runner, then settle the job."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import get_run_logger, tags
 from prefect.futures import as_completed
 from prefect.states import State
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from core.errors import ConfigError
-from core.settings import Settings, TaskRunnerKind, get_settings
+from core.settings import Settings, TaskRunnerKind
+from flows import adapter, runtime
 from flows.artifacts import ChunkProgress, publish_job
+from flows.events import emit_outcome
+from flows.tasks import chunk_task
 from flows.watcher import watch_job
-from ledger import adapter
-from ledger.models import ChunkStatus, Job, JobStatus
-from ledger.recovery import root_of
+from ledger.models import ChunkStatus, Job, JobStatus, job_outcome
+from ledger.recovery import ancestors
 from ledger.store import Ledger
-from tasks import deps
-from tasks.prefect_api import job_tags
-from tasks.sync_chunk import chunk_task
 
 
 def make_task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -52,15 +47,14 @@ def _failure_text(state: State[Any]) -> str:
     return str(exc) if isinstance(exc, BaseException) else (state.message or state.name or "")
 
 
-def execute(job: Job) -> State[Any]:
+def execute(job: Job, settings: Settings) -> State[Any]:
     """Run every unfinished chunk of ``job``, settle it, and return its final Prefect state."""
-    settings = get_settings()
-    ledger = deps.ledger()
-    log = get_run_logger()
+    ledger = runtime.ledger(settings)
     planned = ledger.get_job(job.id)
     pending = [c.index for c in planned.chunks or () if not c.status.finished]
+    progress = ChunkProgress(planned)
     if planned.status is JobStatus.RUNNING and pending and not planned.cancel_requested:
-        log.info(
+        runtime.logger().info(
             "job %s: %d chunks to run, %d at a time",
             job.id,
             len(pending),
@@ -68,12 +62,12 @@ def execute(job: Job) -> State[Any]:
         )
         task = chunk_task(settings)
         interrupted: BaseException | None = None
-        total = max(c.index for c in planned.chunks or ())
+        # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
+        total = (ancestors(ledger, planned) or [planned])[-1].total_chunks
         with (
             watch_job(ledger, job.id, planned.flow_run_id, settings.stale_after_seconds / 4),
-            tags(*job_tags(job.tenant, job.sync_type)),
             make_task_runner(settings) as runner,
-            ChunkProgress(planned) as progress,
+            progress,
         ):
             try:
                 futures = runner.map(
@@ -93,18 +87,19 @@ def execute(job: Job) -> State[Any]:
                 # Ctrl-C, or SIGTERM from a Prefect worker cancelling the run: stop the
                 # chunks at their next page (leaving the block waits for them), then settle.
                 ledger.request_cancel(job.id)
-                log.warning(
+                runtime.logger().warning(
                     "job %s interrupted (%s): stopping its chunks", job.id, type(exc).__name__
                 )
                 interrupted = exc
         if interrupted is not None:
-            finish(ledger, job.id)
+            finish(ledger, job.id, progress)
             raise interrupted
-    return finish(ledger, job.id)
+    return finish(ledger, job.id, progress)
 
 
-def finish(ledger: Ledger, job_id: str) -> State[Any]:
-    """Settle a job whose chunks have stopped, move the watermark, and pick its final state."""
+def finish(ledger: Ledger, job_id: str, progress: ChunkProgress) -> State[Any]:
+    """Settle a job whose chunks have stopped, move the watermark, report the outcome (the
+    artifacts and the event), and return its final Prefect state."""
     job = ledger.get_job(job_id, with_chunks=False)
     if not job.status.finished:
         open_chunks = job.counts[ChunkStatus.PENDING] + job.counts[ChunkStatus.RUNNING]
@@ -114,16 +109,16 @@ def finish(ledger: Ledger, job_id: str) -> State[Any]:
             )
             ledger.settle_open_chunks(job_id, ChunkStatus.CANCELLED, reason)
             job = ledger.get_job(job_id, with_chunks=False)
-        status = adapter.settle(
+        status = job_outcome(
             job.counts, cancelled=job.cancel_requested, job_error=job.error is not None
         )
         ledger.finish_job(job_id, status)
         if status is JobStatus.COMPLETED:
             # A resume completes its chain: the watermark is when the chain was planned.
-            planned_at = root_of(ledger, job).created_at
+            planned_at = (ancestors(ledger, job) or [job])[-1].created_at
             ledger.set_watermarks(job.tenant, job.resources, planned_at, job.id)
     job = ledger.get_job(job_id)
-    get_run_logger().info(
+    runtime.logger().info(
         "job %s %s: %d/%d chunks completed, %d records",
         job.id,
         job.status.value,
@@ -131,5 +126,7 @@ def finish(ledger: Ledger, job_id: str) -> State[Any]:
         job.total_chunks,
         job.records_synced,
     )
+    progress.finish(job)
     publish_job(job)
-    return adapter.final_state(job)
+    emit_outcome(job, resume_depth=len(ancestors(ledger, job)))
+    return adapter.job_state(job)

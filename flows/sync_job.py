@@ -1,25 +1,30 @@
-"""The sync job flow: plan a tenant's chunks, run one task per chunk, settle the job."""
+"""The sync job flow: claim the job, plan its chunks, run one task per chunk, settle it.
+
+A resume is a run of the same flow with ``resume_of``: it re-runs, with the same windows,
+the chunks of that job that did not complete.
+"""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import Flow, tags
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.utilities.callables import get_call_parameters
 
 from chunking import SyncSize
-from core.validation import SyncType, parse_sync_size, parse_sync_type, validate_tenant
+from core.errors import JobConflictError, JobStateError
+from core.validation import SyncType
+from flows import adapter, runtime
+from flows.claim import claim, release_unstarted
 from flows.execute import execute
+from flows.prefect_api import flow_run_state, job_tags, tag_flow_run
+from flows.pressure import ensure_rate_limit
+from flows.tasks import plan_job
 from ledger.render import describe_previous
-from tasks import deps
-from tasks.plan_job import plan_job
-from tasks.prefect_api import tag_flow_run
-
-
-def new_job_id() -> str:
-    return str(uuid.uuid4())
 
 
 def timestamp() -> str:
@@ -31,27 +36,97 @@ def _flow_run_name() -> str:
     return f"{params['tenant']}-{params.get('sync_type', 'full')}-{timestamp()}"
 
 
-@flow(name="sync-job", flow_run_name=_flow_run_name)
+class SyncJobFlow(Flow[..., Any]):
+    """A flow that, called directly, claims its job before its flow run exists.
+
+    So a run the one-run rule refuses, or one with bad input, leaves nothing in Prefect:
+    the call raises at once. Deployment runs go through the flow body's own claim.
+    """
+
+    def __call__(
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[PrefectFuture[Any]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        params = get_call_parameters(self.fn, args, kwargs)
+        settings = runtime.settings()
+        ledger = runtime.ledger(settings)
+        job = claim(ledger, settings, flow_run_state, **params)
+        params["job_id"] = job.id
+        try:
+            with tags(*job_tags(job.tenant, job.sync_type, job.parent_id)):
+                result = super().__call__(return_state=return_state, wait_for=wait_for, **params)
+        except BaseException as exc:
+            release_unstarted(ledger, job.id, f"{type(exc).__name__}: {exc}")
+            raise
+        release_unstarted(ledger, job.id, "Prefect did not run it")
+        return result
+
+    @classmethod
+    def decorate(cls, **options: Any) -> Callable[[Callable[..., Any]], SyncJobFlow]:
+        """Like ``@flow(...)``, for this class."""
+        return lambda fn: cls(fn, **options)
+
+    def with_options(self, **kwargs: Any) -> SyncJobFlow:
+        new = super().with_options(**kwargs)
+        new.__class__ = SyncJobFlow
+        return new  # type: ignore[return-value]
+
+
+@SyncJobFlow.decorate(name="sync-job", flow_run_name=_flow_run_name)
 def sync_job(
     tenant: str,
     sync_type: SyncType = SyncType.FULL,
     sync_size: SyncSize | None = None,
     job_id: str | None = None,
+    resume_of: str | None = None,
 ) -> Any:
     """Sync one tenant's resources from the source API into the destination.
 
-    Returns the finished ``Job``. A job that does not complete raises
-    ``JobFailedError``, ``JobIncompleteError`` or ``JobCancelledError``, each
-    carrying the job; ``return_state=True`` gives the Prefect state instead.
+    Returns the finished ``Job``. A job that does not complete raises ``JobFailedError``,
+    ``JobIncompleteError`` or ``JobCancelledError``, each carrying the job;
+    ``return_state=True`` gives the Prefect state instead. ``resume_of`` re-runs the chunks
+    of that job that did not complete; ``job_id`` adopts a job its caller claimed.
     """
-    tenant = validate_tenant(tenant)
-    kind = parse_sync_type(sync_type)
-    size = parse_sync_size(sync_size) if sync_size is not None else None
-    tag_flow_run(tenant, kind.value)
-    ledger = deps.ledger()
-    job_id = job_id or new_job_id()
-    get_run_logger().info(
-        describe_previous(ledger.previous_job(tenant, kind.value), tenant, kind.value)
+    settings = runtime.settings()
+    ledger = runtime.ledger(settings)
+    log = runtime.logger()
+    try:
+        job = claim(
+            ledger,
+            settings,
+            flow_run_state,
+            tenant=tenant,
+            sync_type=sync_type,
+            sync_size=sync_size,
+            job_id=job_id,
+            resume_of=resume_of,
+        )
+    except (JobConflictError, JobStateError) as exc:
+        log.warning("refused: %s", exc)
+        return adapter.refused_state(exc)
+    ledger.update_job(job.id, flow_run_id=str(flow_run.id))
+    wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
+    if not set(wanted) <= set(flow_run.tags):  # a deployment run, or an automation's resume
+        tag_flow_run(wanted)
+    previous = ledger.previous_job(job.tenant, job.sync_type, before=job.id)
+    log.info(describe_previous(previous, job.tenant, job.sync_type))
+    if settings.source_rate_limit:
+        ensure_rate_limit(job.tenant, settings.source_rate_limit)
+    with tags(*wanted):
+        return execute(plan_job(job.id), settings)
+
+
+def resume_job(job_id: str, *, new_id: str | None = None, return_state: bool = False) -> Any:
+    """Resume a job: a ``sync_job`` run of its tenant and type with ``resume_of=job_id``."""
+    settings = runtime.settings()
+    parent = runtime.ledger(settings).get_job(job_id, with_chunks=False)
+    return sync_job(
+        tenant=parent.tenant,
+        sync_type=SyncType(parent.sync_type),
+        resume_of=parent.id,
+        job_id=new_id,
+        return_state=return_state,
     )
-    job = plan_job(job_id, tenant, kind, size, flow_run_id=str(flow_run.id))
-    return execute(job)

@@ -15,14 +15,13 @@ from uuid import UUID
 
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.objects import StateType
 
+from flows import adapter
 from ledger.store import Ledger
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 1.0
-_CANCELLING = {StateType.CANCELLING, StateType.CANCELLED}
 
 
 @contextmanager
@@ -58,7 +57,7 @@ def _cancelling(client: SyncPrefectClient, flow_run_id: str) -> bool:
         run = client.read_flow_run(UUID(flow_run_id))
     except Exception:  # the API may be briefly away; the next poll asks again
         return False
-    return run.state_type in _CANCELLING
+    return adapter.cancel_requested(run.state_type)
 
 
 def _quietly(fn: Callable[[str], object], job_id: str) -> None:

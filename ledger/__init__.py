@@ -1,7 +1,6 @@
-"""The Jobs View model: statuses, the Prefect adapter, the SQLAlchemy ledger, renderers."""
+"""The Jobs View model, its SQLAlchemy ledger, recovery and the text renderer; no Prefect."""
 
-from ledger.adapter import chunk_status, final_state, job_status, settle
-from ledger.models import ACTIVE_JOB_STATUSES, Chunk, ChunkStatus, Job, JobStatus
+from ledger.models import ACTIVE_JOB_STATUSES, Chunk, ChunkStatus, Job, JobStatus, job_outcome
 from ledger.render import render_tree
 from ledger.store import Ledger, get_ledger
 
@@ -12,10 +11,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "Ledger",
-    "chunk_status",
-    "final_state",
     "get_ledger",
-    "job_status",
+    "job_outcome",
     "render_tree",
-    "settle",
 ]

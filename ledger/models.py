@@ -77,6 +77,24 @@ def empty_counts() -> dict[ChunkStatus, int]:
     return dict.fromkeys(ChunkStatus, 0)
 
 
+def job_outcome(
+    counts: Mapping[ChunkStatus, int], *, cancelled: bool = False, job_error: bool = False
+) -> JobStatus:
+    """How a job whose chunks have all stopped ended, by the Jobs View's rules.
+
+    A cancel that came after every chunk completed changed nothing: the job completed.
+    """
+    completed = counts.get(ChunkStatus.COMPLETED, 0)
+    total = sum(counts.values())
+    if cancelled and (completed < total or total == 0):
+        return JobStatus.CANCELLED
+    if job_error:
+        return JobStatus.FAILED
+    if completed == total:
+        return JobStatus.COMPLETED
+    return JobStatus.INCOMPLETE if completed else JobStatus.FAILED
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: str

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-
-from prefect.client.schemas.objects import StateType
+from typing import NamedTuple
 
 from core.db import utcnow
 from core.errors import JobStateError
-from ledger import adapter
-from ledger.models import ChunkStatus, Job, JobStatus
+from ledger.models import ChunkStatus, Job, JobStatus, job_outcome
 from ledger.store import Ledger
 
 INTERRUPTED = "interrupted"
 
-# Flow run states that mean the run is over, whatever the ledger still says.
-_ENDED = {StateType.CRASHED, StateType.FAILED, StateType.COMPLETED, StateType.CANCELLED}
+
+class RunState(NamedTuple):
+    """What the orchestrator says of a job's run, already in Jobs View terms."""
+
+    status: JobStatus  # queued, running, or a finished status
+    name: str  # the orchestrator's own name for the state, for messages ("Crashed")
+
+
+RunStateOf = Callable[[str], RunState | None]
 
 
 def request_cancel(ledger: Ledger, ref: str) -> Job:
@@ -54,50 +59,55 @@ def resumable(ledger: Ledger, ref: str, adopting: str | None = None) -> Job:
     return job
 
 
-def root_of(ledger: Ledger, job: Job) -> Job:
-    """The first job of a resume chain: its planning time is the chain's watermark."""
+def ancestors(ledger: Ledger, job: Job) -> list[Job]:
+    """The jobs ``job`` resumes, nearest first: the last one began the chain."""
+    found = []
     while job.parent_id:
         job = ledger.get_job(job.parent_id, with_chunks=False)
-    return job
+        found.append(job)
+    return found
 
 
-FlowRunState = Callable[[str], "StateType | None"]
+def _interrupted(job: Job, run: RunState | None, stale_after: timedelta) -> str | None:
+    """Why ``job``'s run is gone, or None while it may still be alive."""
+    if run is not None and run.status.finished:
+        return f"{INTERRUPTED}: its Prefect flow run ended {run.name.lower()}"
+    last_sign = job.heartbeat_at or job.created_at
+    if utcnow() - last_sign <= stale_after:
+        return None
+    if job.status is JobStatus.QUEUED and run is not None and run.status is JobStatus.QUEUED:
+        return None  # its run waits for a worker or a concurrency slot
+    return f"{INTERRUPTED}: no heartbeat since {last_sign:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def reconcile(
     ledger: Ledger,
     stale_after: timedelta,
-    flow_run_state: FlowRunState | None = None,
+    run_state: RunStateOf | None = None,
     *,
     tenant: str | None = None,
     sync_type: str | None = None,
 ) -> list[Job]:
     """Settle queued or running jobs whose run is gone; returns the jobs it settled.
 
-    A run is gone when its heartbeat is older than ``stale_after``, or when Prefect
-    says its flow run ended (crashed, say) while the ledger still has it running.
-    Its running chunks fail with "interrupted"; the job ends incomplete or failed.
+    A run is gone when the orchestrator says it ended (crashed, say) while the ledger
+    still has it active, or when its heartbeat is older than ``stale_after`` (a queued
+    job whose run still waits to start is alive). Its running chunks fail with
+    "interrupted", its pending chunks are cancelled, and the job settles by its chunks.
     """
-    now = utcnow()
     settled = []
     for job in ledger.active_jobs(tenant, sync_type):
-        last_sign = job.heartbeat_at or job.created_at
-        why = None
-        if now - last_sign > stale_after:
-            why = f"{INTERRUPTED}: no heartbeat since {last_sign:%Y-%m-%d %H:%M:%S} UTC"
-        elif flow_run_state and job.flow_run_id:
-            state = flow_run_state(job.flow_run_id)
-            if state in _ENDED:
-                why = f"{INTERRUPTED}: its Prefect flow run ended {state.value.lower()}"
+        run = run_state(job.flow_run_id) if run_state and job.flow_run_id else None
+        why = _interrupted(job, run, stale_after)
         if why is None:
             continue
         ledger.settle_open_chunks(job.id, ChunkStatus.FAILED, INTERRUPTED, only=ChunkStatus.RUNNING)
         ledger.settle_open_chunks(job.id, ChunkStatus.CANCELLED, f"not run: {INTERRUPTED}")
         counts = ledger.get_job(job.id, with_chunks=False).counts
-        status = (
-            JobStatus.CANCELLED
-            if job.cancel_requested
-            else adapter.job_status(StateType.CRASHED, "Crashed", counts)
+        # A job interrupted before it planned any chunk did nothing: it failed.
+        status = job_outcome(
+            counts, cancelled=job.cancel_requested, job_error=not sum(counts.values())
         )
-        settled.append(ledger.finish_job(job.id, status, error=job.error or why))
+        error = None if status is JobStatus.COMPLETED else job.error or why
+        settled.append(ledger.finish_job(job.id, status, error=error))
     return settled

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from ledger.models import Chunk, ChunkStatus, Job, JobStatus
@@ -16,6 +17,23 @@ def _duration(start: datetime | None, end: datetime | None) -> str | None:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
+    """``16 of 37 chunks completed, 21 cancelled``: what happened, never just "done"."""
+    total = sum(counts.values())
+    text = f"{counts.get(ChunkStatus.COMPLETED, 0):,} of {_plural(total, 'chunk')} completed"
+    others = [
+        f"{counts[s]:,} {s.value}"
+        for s in (
+            ChunkStatus.FAILED,
+            ChunkStatus.CANCELLED,
+            ChunkStatus.RUNNING,
+            ChunkStatus.PENDING,
+        )
+        if counts.get(s)
+    ]
+    return ", ".join([text, *others])
 
 
 def window_text(chunk: Chunk) -> str:
@@ -43,11 +61,7 @@ def job_header(job: Job) -> list[str]:
         f"Job {job.id} [{job.status.value}]",
         f"   {job.tenant} · {sync} · Sync Size {job.sync_size} ({job.chunk_size:,} per chunk)",
     ]
-    progress = f"   {job.done_chunks}/{job.total_chunks} chunks done"
-    done = [f"{n} {s.value}" for s, n in job.counts.items() if n and s.finished]
-    if done:
-        progress += f" ({', '.join(done)})"
-    progress += f" · {_plural(job.records_synced, 'record')}"
+    progress = f"   {progress_text(job.counts)} · {_plural(job.records_synced, 'record')}"
     took = _duration(job.started_at, job.finished_at)
     if took:
         progress += f" · took {took}"

@@ -40,11 +40,21 @@ class SyncEnv:
     def assert_destination_equals_source(
         self, tenant: str, resources: tuple[str, ...] = ("contacts", "deals")
     ) -> None:
-        for resource in resources:
-            expected = {str(r["id"]): r for r in self.source.store.records(tenant, resource)}
-            stored = self.destination.read(tenant, resource)
-            assert stored.keys() == expected.keys(), f"{tenant}/{resource} ids differ"
-            assert stored == expected, f"{tenant}/{resource} payloads differ"
+        assert_destination_equals_source(self.source, self.destination, tenant, resources)
+
+
+def assert_destination_equals_source(
+    source: DemoSourceServer,
+    destination: Destination,
+    tenant: str,
+    resources: tuple[str, ...] = ("contacts", "deals"),
+) -> None:
+    """Every record of the source is stored, exactly as served, and nothing else."""
+    for resource in resources:
+        expected = {str(r["id"]): r for r in source.store.records(tenant, resource)}
+        stored = destination.read(tenant, resource)
+        assert stored.keys() == expected.keys(), f"{tenant}/{resource} ids differ"
+        assert stored == expected, f"{tenant}/{resource} payloads differ"
 
 
 @pytest.fixture

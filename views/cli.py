@@ -27,9 +27,7 @@ from views.console import (
     JsonOpt,
     TenantOpt,
     emit_json,
-    err,
     fail,
-    follow_flow,
     handles_errors,
     open_ledger,
     out,
@@ -37,6 +35,7 @@ from views.console import (
     run_job,
     tenant_option,
 )
+from views.deployments_cli import deployments_app
 from views.live import live_job
 from views.settings_cli import settings_app
 
@@ -48,6 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(settings_app, name="settings")
+app.add_typer(deployments_app, name="deployments")
 db_app = typer.Typer(help="The ledger and destination schemas.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -143,19 +143,9 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
 @handles_errors
 def resume(job: JobArg, as_json: JsonOpt = False, job_id: JobIdOpt = None) -> None:
     """Run, as a new linked job, only the chunks of JOB that did not complete."""
-    from flows.resume_job import resume_job
-    from flows.sync_job import new_job_id
-    from ledger.recovery import resumable
-
-    ledger = open_ledger()
-    new_id = job_id or new_job_id()
-    parent = resumable(ledger, job, adopting=new_id)
-    (err if as_json else out).print(f"Resuming job {parent.id} as {new_id}.", markup=False)
-    found = follow_flow(
-        ledger,
-        new_id,
-        as_json,
-        lambda: resume_job(job_id=parent.id, new_id=new_id, return_state=True),
+    parent = open_ledger().get_job(job, with_chunks=False)
+    found = run_job(
+        parent.tenant, SyncType(parent.sync_type), None, as_json, job_id, resume_of=parent.id
     )
     print_job(found, as_json)
     raise typer.Exit(EXIT_CODES.get(found.status, 1))
@@ -167,8 +157,8 @@ def reconcile(as_json: JsonOpt = False) -> None:
     """Settle jobs whose run was interrupted (stale heartbeat, or a crashed flow run)."""
     from datetime import timedelta
 
+    from flows.prefect_api import flow_run_state
     from ledger.recovery import reconcile as settle_interrupted
-    from tasks.prefect_api import flow_run_state
 
     stale = timedelta(seconds=get_settings().stale_after_seconds)
     settled = settle_interrupted(open_ledger(), stale, flow_run_state)

@@ -10,11 +10,10 @@ from contextlib import nullcontext
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from prefect.states import State
 from rich.console import Console
 
 from chunking import SyncSize
-from core.errors import JobNotFoundError, JobsViewError
+from core.errors import JobsViewError
 from core.settings import get_settings
 from core.validation import SyncType, validate_tenant
 from ledger.models import Job, JobStatus
@@ -88,48 +87,47 @@ def print_job(job: Job, as_json: bool) -> None:
         out.print(render_tree(job), markup=False)
 
 
-def follow_flow(ledger: Ledger, job_id: str, as_json: bool, start: Callable[[], Any]) -> Job:
-    """Run a flow in this process, with live progress on a terminal; return its job."""
-    live = out.is_terminal and not as_json
-    with live_job(ledger, job_id, out, tree=False) if live else nullcontext():
-        try:
-            state: State[Any] = start()
-        except KeyboardInterrupt:
-            err.print("Interrupted: the job stopped its chunks and is cancelled.")
-            return ledger.get_job(job_id)
-    try:
-        return ledger.get_job(job_id)
-    except JobNotFoundError:
-        cause = state.result(raise_on_failure=False)
-        if isinstance(cause, JobsViewError):
-            raise cause from None
-        raise JobsViewError(f"the job did not start: {state.message}") from None
-
-
 def run_job(
     tenant: str,
     sync_type: SyncType,
     sync_size: SyncSize | None,
     as_json: bool,
     job_id: str | None = None,
+    resume_of: str | None = None,
 ) -> Job:
-    """Run a sync in this process; return the job."""
-    from flows.sync_job import new_job_id, sync_job  # Prefect import is slow: only when running
+    """Claim a job (refused at once, before any flow run, while another runs), then run its
+    flow in this process with live progress on a terminal; return the job."""
+    from flows import sync_job  # Prefect import is slow: only when running
+    from flows.claim import claim
+    from flows.prefect_api import flow_run_state
 
     ledger = open_ledger()
-    say = err if as_json else out
-    job_id = job_id or new_job_id()
-    previous = ledger.previous_job(tenant, sync_type.value, before=job_id)
-    say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    return follow_flow(
+    job = claim(
         ledger,
-        job_id,
-        as_json,
-        lambda: sync_job(
-            tenant=tenant,
-            sync_type=sync_type,
-            sync_size=sync_size,
-            job_id=job_id,
-            return_state=True,
-        ),
+        get_settings(),
+        flow_run_state,
+        tenant=tenant,
+        sync_type=sync_type,
+        sync_size=sync_size,
+        job_id=job_id,
+        resume_of=resume_of,
     )
+    say = err if as_json else out
+    if job.parent_id:
+        say.print(f"Resuming job {job.parent_id} as {job.id}.", markup=False)
+    else:
+        previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
+        say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
+    live = out.is_terminal and not as_json
+    with live_job(ledger, job.id, out, tree=False) if live else nullcontext():
+        try:
+            sync_job(
+                tenant=tenant,
+                sync_type=sync_type,
+                job_id=job.id,
+                resume_of=job.parent_id,
+                return_state=True,
+            )
+        except KeyboardInterrupt:
+            err.print("Interrupted: the job stopped its chunks and is cancelled.")
+    return ledger.get_job(job.id)

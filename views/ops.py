@@ -55,6 +55,10 @@ def demo_source(
     rate_429: Annotated[
         float, typer.Option(min=0, max=1, help="Share of requests answered 429.")
     ] = 0.0,
+    max_rps: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Answer 429 beyond this many requests per second per tenant."),
+    ] = None,
     rate_5xx: Annotated[float, typer.Option(min=0, max=1, help="Share answered 5xx.")] = 0.0,
     rate_drop: Annotated[
         float, typer.Option(min=0, max=1, help="Share of dropped connections.")
@@ -68,6 +72,7 @@ def demo_source(
         token=token,
         page_cap=page_cap,
         rate_429=rate_429,
+        max_rps=max_rps,
         rate_5xx=rate_5xx,
         rate_drop=rate_drop,
         slow_ms=slow_ms,

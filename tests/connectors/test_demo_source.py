@@ -147,6 +147,31 @@ def test_429_carries_retry_after(client: httpx.Client, demo_source: DemoSourceSe
     assert get_page(client).headers["Retry-After"] == "2"
 
 
+def test_load_limit_per_tenant_over_a_sliding_window() -> None:
+    faults = DemoFaults(max_rps=5)
+    assert [faults.admit("acme", now=t / 10) for t in range(7)] == [True] * 5 + [False] * 2
+    assert faults.admit("globex", now=0.6)  # per tenant
+    assert not any(faults.admit("acme", now=0.9) for _ in range(50))  # refusals do not count
+    assert faults.admit("acme", now=1.05) and not faults.admit("acme", now=1.06)
+    assert DemoFaults().admit("acme")  # off by default
+    half = DemoFaults(max_rps=0.5, rps_window=4)  # two per four seconds
+    assert [half.admit("acme", now=t) for t in (0, 1, 2, 4.5)] == [True, True, False, True]
+
+
+def test_load_limit_over_http(client: httpx.Client, demo_source: DemoSourceServer) -> None:
+    response = client.put("/_demo/faults", json={"max_rps": 3, "rps_window": 5, "retry_after": 0.5})
+    assert response.status_code == 200 and response.json()["max_rps"] == 3
+    statuses = [get_page(client).status_code for _ in range(20)]
+    assert statuses == [200] * 15 + [429] * 5
+    refused = get_page(client)
+    assert refused.headers["Retry-After"] == "0.5" and "requests per second" in refused.text
+    assert get_page(client, "/tenants/globex/contacts").status_code == 200
+    assert demo_source.stats.count(429) == 6  # counted like any other outcome
+    assert client.put("/_demo/faults", json={"max_rps": 0}).status_code == 422
+    client.put("/_demo/faults", json={})
+    assert get_page(client).status_code == 200
+
+
 def test_5xx(client: httpx.Client, demo_source: DemoSourceServer) -> None:
     demo_source.faults.rate_5xx = 1.0
     demo_source.faults.seed = 3

@@ -478,3 +478,29 @@ def test_should_stop_interrupts_retries(make_source: Callable[..., RestSource]) 
     with pytest.raises(StopRequested):
         list(source.iter_pages("acme", "contacts", 0, None, should_stop=lambda: stop))
     assert source.stats.requests == 1
+
+
+def test_hooks_hear_every_try_and_every_429(
+    make_source: Callable[..., RestSource], sleeps: list[float]
+) -> None:
+    calls: list[tuple[str, Any]] = []
+    steps = (
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(429),
+        httpx.Response(503, headers={"Retry-After": "1"}),  # not a 429: the hook stays quiet
+    )
+    source = make_source(
+        scripted(*steps),
+        before_request=lambda tenant: calls.append(("before", tenant)),
+        on_throttled=lambda tenant, retry_after: calls.append(("429", (tenant, retry_after))),
+    )
+    assert source.count("acme", "contacts") == 250
+    assert calls == [
+        ("before", "acme"),
+        ("429", ("acme", 2.0)),
+        ("before", "acme"),
+        ("429", ("acme", None)),
+        ("before", "acme"),
+        ("before", "acme"),
+    ]
+    assert sleeps[0] == pytest.approx(2.0, abs=0.05)  # the local throttle still pauses this process

@@ -26,9 +26,10 @@ from prefect.client.schemas.objects import Artifact
 
 import flows.artifacts as artifacts
 from connectors.demo_faults import MalformedRule
+from flows import new_job_id, sync_job
 from flows.artifacts import ChunkProgress, artifact_key, summary_markdown, table_chunks
-from flows.sync_job import new_job_id, sync_job
 from ledger import Chunk, ChunkStatus, Job, JobStatus
+from ledger.models import empty_counts
 from ledger.recovery import request_cancel
 from tests.support import SyncEnv
 
@@ -89,7 +90,7 @@ def test_completed_job_progress_table_and_tree(sync_env: SyncEnv) -> None:
 
     progress = found["progress"]
     assert progress.type == "progress" and progress.data == 100
-    assert "37/37 chunks done (37 completed)" in (progress.description or "")
+    assert progress.description == f"Job {job.id}: 37 of 37 chunks completed"
 
     rows = table(found["chunks"])
     assert found["chunks"].type == "table"
@@ -114,7 +115,7 @@ def test_completed_job_progress_table_and_tree(sync_env: SyncEnv) -> None:
     assert summary.type == "markdown" and isinstance(summary.data, str)
     assert "- **Status:** **completed**" in summary.data
     assert "- **Sync Size:** small (100 records per chunk)" in summary.data
-    assert "- **Chunks:** 37: 37 completed" in summary.data
+    assert "- **Chunks:** 37 of 37 chunks completed" in summary.data
     assert "- **Records:** 3,700" in summary.data
     assert f"Job {job.id} [completed]" in summary.data  # the seed's tree, in a code block
     assert "|- Chunk 1 [completed] contacts 0-99" in summary.data
@@ -162,8 +163,8 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
     job = run(tenant, sync_size="medium")
     assert job.status is JobStatus.INCOMPLETE and job.total_chunks == 8
     found = artifacts_of(job)
-    assert found["progress"].data == 100  # every chunk finished, one of them failed
-    assert "(7 completed, 1 failed)" in (found["progress"].description or "")
+    assert found["progress"].data == 87.5  # the share completed: one chunk failed
+    assert found["progress"].description == f"Job {job.id}: 7 of 8 chunks completed, 1 failed"
 
     rows = table(found["chunks"])
     assert [(r["number"], r["status"]) for r in rows] == [
@@ -177,7 +178,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
 
     markdown = found["summary"].data
     assert "- **Status:** **incomplete**" in markdown
-    assert "- **Chunks:** 8: 7 completed, 1 failed" in markdown
+    assert "- **Chunks:** 7 of 8 chunks completed, 1 failed" in markdown
     assert "|- Chunk 2 [failed] contacts 500-999" in markdown
     assert "|     error: " in markdown and "offset=500" in markdown
     assert "|- Chunk 1 [completed]" in markdown
@@ -191,7 +192,10 @@ def test_failed_planning_publishes_an_empty_table_and_the_reason(sync_env: SyncE
     assert set(found) == {"chunks", "summary"}  # no chunk ran: no progress
     assert table(found["chunks"]) == []
     markdown = found["summary"].data
-    assert "- **Status:** **failed**" in markdown and "- **Chunks:** 0\n" in markdown
+    assert (
+        "- **Status:** **failed**" in markdown
+        and "- **Chunks:** 0 of 0 chunks completed\n" in markdown
+    )
     assert "unknown tenant or resource" in markdown
     assert f"Job {job.id} [failed]" in markdown
 
@@ -221,6 +225,13 @@ def test_cancelled_job_publishes_its_outcome(sync_env: SyncEnv) -> None:
     assert statuses == {"completed", "cancelled"}
     assert "- **Status:** **cancelled**" in found["summary"].data
     assert "[cancelled]" in found["summary"].data
+    # the progress says what the settled ledger says, never "37/37 done"
+    done, stopped = job.counts[ChunkStatus.COMPLETED], job.counts[ChunkStatus.CANCELLED]
+    assert done + stopped == 37 and stopped > 0
+    assert found["progress"].description == (
+        f"Job {job.id}: {done} of 37 chunks completed, {stopped} cancelled"
+    )
+    assert found["progress"].data == round(100 * done / 37, 1)
 
 
 def completed(env: SyncEnv, job_id: str) -> int:
@@ -240,7 +251,7 @@ def test_a_failure_to_publish_never_fails_the_job(
     for name in ("create_progress_artifact", "create_table_artifact", "create_markdown_artifact"):
         monkeypatch.setattr(artifacts, name, broken)
     warnings: list[str] = []
-    monkeypatch.setattr(artifacts, "_logger", lambda: FakeLogger(warnings))
+    monkeypatch.setattr(artifacts, "logger", lambda: FakeLogger(warnings))
     tenant = unique("tiny")
     sync_env.source.store.add_tenant(tenant, {"contacts": 250, "deals": 0})
     job = run(tenant, sync_size="small")
@@ -295,6 +306,15 @@ def big_job(
     )
 
 
+def settled(total: int, **by_status: int) -> Job:
+    """A settled job's counts, as ``finish`` reads them from the ledger."""
+    counts = empty_counts()
+    for name, n in by_status.items():
+        counts[ChunkStatus(name)] = n
+    counts[ChunkStatus.CANCELLED] += total - sum(counts.values())
+    return replace(big_job(1), status=JobStatus.COMPLETED, counts=counts)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -328,6 +348,7 @@ def test_progress_updates_are_throttled_with_a_final_value(
         for _ in range(10_000):
             clock.now += 0.001  # 10,000 chunks in 10 s
             progress.chunk_done(ChunkStatus.COMPLETED)
+    progress.finish(settled(10_000, completed=10_000))
     assert calls[0] == ("create", 0.0)
     assert calls[-1] == ("update", 100.0)
     assert 9 <= len(calls) <= 12  # about one a second, not one a chunk
@@ -354,7 +375,8 @@ def test_progress_counts_chunks_already_done_and_stops_after_a_failure(
         clock.now = 10
         progress.chunk_done(ChunkStatus.COMPLETED)
     assert calls == [("create", 50.0)]
-    assert progress.percent == 100.0 and "(3 completed, 1 failed)" in progress.description()
+    assert progress.percent == 75.0
+    assert progress.description() == "Job job-1: 3 of 4 chunks completed, 1 failed"
 
 
 def test_large_tables_are_capped_failed_chunks_first() -> None:
@@ -403,6 +425,8 @@ def test_progress_backs_off_while_the_api_is_slow(monkeypatch: pytest.MonkeyPatc
         for _ in range(1_000):
             clock.now += 0.1  # 1,000 chunks in 100 s, plus the calls
             progress.chunk_done(ChunkStatus.COMPLETED)
+    progress.finish(settled(1_000, completed=1_000))
     gaps = [b - a for a, b in itertools.pairwise(calls[:-1])]  # the last one is the final value
     assert gaps and min(gaps) >= 10  # 20 times the call, not once a second
-    assert len(calls) <= 12 and progress.published == 100.0
+    assert len(calls) <= 12 and progress.published is not None
+    assert progress.published[0] == 100.0

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +15,9 @@ from prefect.states import Cancelling
 
 from connectors.demo_faults import MalformedRule
 from core import JobStateError
-from flows.resume_job import resume_job
-from flows.sync_job import new_job_id, sync_job
+from flows import new_job_id, resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
-from ledger.recovery import reconcile, request_cancel
+from ledger.recovery import request_cancel
 from tests.support import SyncEnv
 
 
@@ -155,43 +153,6 @@ def test_cancel_stops_within_seconds_and_keeps_completed_work(sync_env: SyncEnv,
     assert state is not None and state.type is StateType.CANCELLED
     with pytest.raises(JobStateError, match="already ended"):
         request_cancel(sync_env.ledger, job_id)
-
-
-def test_reconcile_settles_interrupted_jobs(sync_env: SyncEnv) -> None:
-    ledger = sync_env.ledger
-    from chunking import plan_chunks
-
-    def started_job(tenant: str) -> str:
-        job = ledger.create_job(
-            job_id=new_job_id(),
-            tenant=tenant,
-            sync_type="full",
-            sync_size="small",
-            chunk_size=100,
-            resources=("contacts",),
-        )
-        ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
-        ledger.start_job(job.id, ran_as_full=False)
-        ledger.chunk_started(job.id, 1, "h:1")
-        ledger.chunk_completed(job.id, 1, 100)
-        ledger.chunk_started(job.id, 2, "h:1")
-        return job.id
-
-    stale, alive, crashed = started_job("a1"), started_job("a2"), started_job("a3")
-    ledger.update_job(crashed, flow_run_id="00000000-0000-0000-0000-000000000003")
-    ledger.update_job(stale, heartbeat_at=ledger.get_job(stale).created_at - timedelta(minutes=5))
-    states = {"00000000-0000-0000-0000-000000000003": StateType.CRASHED}
-    settled = reconcile(ledger, timedelta(seconds=60), states.get)
-    assert sorted(j.id for j in settled) == sorted([stale, crashed])
-    for job_id in (stale, crashed):
-        job = ledger.get_job(job_id)
-        assert job.status is JobStatus.INCOMPLETE and "interrupted" in (job.error or "")
-        assert [(c.status, c.error) for c in job.chunks] == [
-            (ChunkStatus.COMPLETED, None),
-            (ChunkStatus.FAILED, "interrupted"),
-            (ChunkStatus.CANCELLED, "not run: interrupted"),
-        ]
-    assert ledger.get_job(alive).status is JobStatus.RUNNING
 
 
 @pytest.mark.postgres

@@ -10,8 +10,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
 
 from connectors.demo_faults import MalformedRule
-from core import InvalidInputError, JobFailedError, JobIncompleteError
-from flows.sync_job import sync_job
+from core import ConfigError, InvalidInputError, JobFailedError, JobIncompleteError
+from flows import resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from tests.support import SyncEnv
 
@@ -85,13 +85,48 @@ def test_prefect_names_tags_and_states(sync_env: SyncEnv) -> None:
     assert re.fullmatch(r"globex-full-\d{8}T\d{6}Z", flow_run.name)
     assert {"tenant:globex", "sync-type:full"} <= set(flow_run.tags)
     assert flow_run.state_type is StateType.COMPLETED
-    chunk_runs = sorted(t.name for t in task_runs if t.name.startswith("chunk-"))
-    assert chunk_runs == sorted(f"chunk-{n}-of-3" for n in (1, 2, 3))
-    assert all(
-        {"tenant:globex", "sync-type:full"} <= set(t.tags)
-        for t in task_runs
-        if t.name.startswith("chunk-")
-    )
+    names = sorted(t.name for t in task_runs)
+    assert names == sorted(["plan-job", *(f"chunk-{n}-of-3" for n in (1, 2, 3))])
+    # every task run, plan-job included, carries the job's tags
+    assert all({"tenant:globex", "sync-type:full"} <= set(t.tags) for t in task_runs)
+
+
+def test_a_resume_is_a_sync_job_run_named_and_tagged_like_the_rest(sync_env: SyncEnv) -> None:
+    sync_env.set(chunk_retries=0)
+    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=100, times=1)]
+    first = run(tenant="globex", sync_size="small")
+    assert first.status is JobStatus.INCOMPLETE
+    resumed = resume_job(first.id)
+    assert resumed.status is JobStatus.COMPLETED and resumed.parent_id == first.id
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(resumed.flow_run_id)  # type: ignore[arg-type]
+        flow = client.read_flow(flow_run.flow_id)
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+        )
+    assert flow.name == "sync-job"
+    assert re.fullmatch(r"globex-full-\d{8}T\d{6}Z", flow_run.name)
+    wanted = {"tenant:globex", "sync-type:full", f"resume-of:{first.id}"}
+    assert wanted <= set(flow_run.tags)
+    assert sorted(t.name for t in task_runs) == ["chunk-2-of-3", "plan-job"]
+    assert all(wanted <= set(t.tags) for t in task_runs)
+    # a resume of another tenant's job is refused before any flow run
+    with pytest.raises(InvalidInputError, match="resume it with its own tenant"):
+        sync_job(tenant="acme", sync_type="full", resume_of=first.id)
+
+
+def test_the_source_token_can_come_from_a_prefect_secret_block(sync_env: SyncEnv) -> None:
+    from prefect.blocks.system import Secret
+
+    sync_env.source.faults.token = "from-the-block"
+    Secret(value="from-the-block").save("jobsview-test-token", overwrite=True)
+    sync_env.set(source_token_block="jobsview-test-token")
+    job = run(tenant="globex", sync_size="small")
+    assert job.status is JobStatus.COMPLETED, job.error
+    sync_env.set(source_token_block="no-such-block")
+    with pytest.raises(ConfigError, match="Prefect Secret block 'no-such-block'"):
+        run(tenant="globex")
+    assert all("from-the-block" not in (j.error or "") for j in sync_env.ledger.list_jobs())
 
 
 def test_malformed_page_fails_that_chunk_and_the_job_is_incomplete(sync_env: SyncEnv) -> None:

@@ -6,6 +6,8 @@ import json
 import uuid
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from typer.testing import CliRunner
 
 from connectors.demo_faults import MalformedRule
@@ -90,18 +92,30 @@ def test_bad_usage_exits_2_and_creates_no_job(
 
 
 def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv) -> None:
+    """Refused before any flow run exists: one line (or one document), exit 1, nothing in
+    Prefect."""
+    tenant = f"busy{uuid.uuid4().hex[:6]}"
     blocking = sync_env.ledger.create_job(
         job_id=str(uuid.uuid4()),
-        tenant="acme",
+        tenant=tenant,
         sync_type="full",
         sync_size="small",
         chunk_size=100,
         resources=("contacts",),
     )
-    code, out, err = cli("run", "--tenant", "acme", "--type", "full", "--json")
+    code, out, err = cli("run", "--tenant", tenant, "--type", "full", "--json")
     assert code == 1
     assert json.loads(out)["blocking_job_id"] == blocking.id and blocking.id in err
+    code, out, err = cli("run", "--tenant", tenant, "--type", "full")
+    assert code == 1 and out == ""
+    assert err.strip().count("\n") == 0 and "already queued or running" in err
+    assert "Traceback" not in err
     assert len(sync_env.ledger.list_jobs()) == 1
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"tenant:{tenant}"]))
+        )
+    assert runs == []
 
 
 def test_show_and_watch_unknown_job_exit_1(sync_env: SyncEnv) -> None:

@@ -22,8 +22,8 @@ from core.errors import (
     JobsViewError,
 )
 from core.settings import get_settings
+from flows.prefect_api import flow_run_state
 from ledger.recovery import reconcile
-from tasks.prefect_api import flow_run_state
 from views.web import api, pages
 from views.web.deps import ledger
 from views.web.launcher import Launcher

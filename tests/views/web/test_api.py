@@ -101,8 +101,7 @@ def test_post_starts_a_queued_job_and_launches_its_run(
     assert args[0] == "run"
     assert args[args.index("--tenant") + 1] == "acme"
     assert args[args.index("--type") + 1] == "full"
-    assert args[args.index("--sync-size") + 1] == "small"
-    assert args[args.index("--job-id") + 1] == job["id"]
+    assert args[args.index("--job-id") + 1] == job["id"]  # claimed, with its size: adopted
 
 
 def test_a_second_start_for_the_same_tenant_and_type_is_refused(
@@ -566,3 +565,22 @@ def test_serve_refuses_a_public_address_without_a_token(
     assert allowed.exit_code == 0, allowed.output
     assert served == [{"host": "0.0.0.0", "port": 8099, "log_level": "warning"}]
     assert TOKEN not in allowed.output
+
+
+def test_the_flow_run_link_only_where_a_prefect_ui_is_served(
+    sync_env: SyncEnv, prefect_server: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's Prefect server, like `serve`'s temporary one, serves no UI: no dead link.
+    (tests/deployments checks the link against a real `prefect server start`.)"""
+    from prefect.settings import PREFECT_API_URL
+
+    from views.web import Launcher, create_app
+
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    job = finished_job(sync_env.ledger, JobStatus.COMPLETED, failed=0)
+    sync_env.ledger.update_job(job.id, flow_run_id="00000000-0000-0000-0000-000000000001")
+    launcher = Launcher()
+    assert launcher.ui_url() is None
+    with TestClient(create_app(launcher, reconcile_in_background=False)) as web:
+        page = web.get(f"/jobs/{job.id}")
+    assert page.status_code == 200 and "Prefect flow run" not in page.text

@@ -1,0 +1,76 @@
+"""The Prefect tasks a job runs: thin wrappers over ``tasks/``, their final states from the adapter.
+
+Both take only ids, so any process that reaches the databases and the source (a Dask worker,
+say) can run them: each resolves what it needs through ``flows.runtime``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from core.errors import JobsViewError
+from core.settings import Settings
+from flows import adapter, runtime
+from ledger.models import Job
+from tasks.plan_job import plan
+from tasks.sync_chunk import ChunkSummary, run_chunk
+
+
+@task(name="plan-job", task_run_name="plan-job", cache_policy=NO_CACHE)
+def plan_job(job_id: str) -> Job:
+    """Count each resource through the API and record the chunks (or copy a parent's)."""
+    settings = runtime.settings()
+    return plan(
+        runtime.ledger(settings),
+        runtime.source(settings),
+        job_id,
+        watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
+    )
+
+
+def should_retry(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Retry unless the error's type says retrying cannot help."""
+    try:
+        state.result()
+    except JobsViewError as exc:
+        return exc.retryable
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="sync-chunk",
+    task_run_name="chunk-{index}-of-{total}",
+    cache_policy=NO_CACHE,
+    retry_condition_fn=should_retry,
+)
+def sync_chunk(job_id: str, tenant: str, index: int, total: int) -> State[ChunkSummary]:
+    """Sync one chunk; the task run ends Completed, or Cancelled if the job was stopped."""
+    settings = runtime.settings()
+    summary = run_chunk(
+        runtime.ledger(settings),
+        runtime.source(settings),
+        runtime.destination(settings),
+        job_id=job_id,
+        tenant=tenant,
+        index=index,
+        worker=runtime.worker_name(),
+    )
+    return adapter.chunk_state(summary)
+
+
+def chunk_task(settings: Settings) -> Task[..., State[ChunkSummary]]:
+    """``sync_chunk`` with the retry policy from the settings."""
+    delay = settings.chunk_retry_delay_seconds
+    return sync_chunk.with_options(
+        retries=settings.chunk_retries,
+        retry_delay_seconds=[delay * 2**n for n in range(max(settings.chunk_retries, 1))],
+        retry_jitter_factor=0.5,
+    )

@@ -1,0 +1,105 @@
+"""Reconcile: settling jobs whose run is gone, as the orchestrator or the heartbeat says."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from chunking import plan_chunks
+from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
+from ledger.recovery import RunState, reconcile
+
+
+def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
+    """A running job: chunk 1 completed, chunk 2 running, chunk 3 pending."""
+    job = ledger.create_job(
+        job_id=str(uuid.uuid4()),
+        tenant=tenant,
+        sync_type="full",
+        sync_size="small",
+        chunk_size=100,
+        resources=("contacts",),
+    )
+    ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
+    ledger.start_job(job.id, ran_as_full=False)
+    ledger.chunk_started(job.id, 1, "h:1")
+    ledger.chunk_completed(job.id, 1, 100)
+    ledger.chunk_started(job.id, 2, "h:1")
+    if run:
+        ledger.update_job(job.id, flow_run_id=run)
+    return job.id
+
+
+def age(ledger: Ledger, job_id: str, minutes: int = 5) -> None:
+    """As if the job's process had died ``minutes`` ago."""
+    then = ledger.get_job(job_id).created_at - timedelta(minutes=minutes)
+    ledger.update_job(
+        job_id, created_at=then, heartbeat_at=then if ledger.get_job(job_id).heartbeat_at else None
+    )
+
+
+def test_reconcile_settles_interrupted_jobs(db_url: str) -> None:
+    ledger = get_ledger(db_url)
+    crashed_run = "00000000-0000-0000-0000-000000000003"
+    stale, alive, crashed = (
+        started_job(ledger, "a1"),
+        started_job(ledger, "a2"),
+        started_job(ledger, "a3", run=crashed_run),
+    )
+    age(ledger, stale)
+    states = {crashed_run: RunState(JobStatus.FAILED, "Crashed")}
+    settled = reconcile(ledger, timedelta(seconds=60), states.get)
+    assert sorted(j.id for j in settled) == sorted([stale, crashed])
+    for job_id in (stale, crashed):
+        job = ledger.get_job(job_id)
+        assert job.status is JobStatus.INCOMPLETE and "interrupted" in (job.error or "")
+        assert [(c.status, c.error) for c in job.chunks or ()] == [
+            (ChunkStatus.COMPLETED, None),
+            (ChunkStatus.FAILED, "interrupted"),
+            (ChunkStatus.CANCELLED, "not run: interrupted"),
+        ]
+    assert "flow run ended crashed" in (ledger.get_job(crashed).error or "")
+    assert "no heartbeat" in (ledger.get_job(stale).error or "")
+    assert ledger.get_job(alive).status is JobStatus.RUNNING
+
+
+def test_a_queued_job_whose_run_waits_to_start_is_alive(db_url: str) -> None:
+    """A hand-off to a deployment: the job is claimed, its flow run waits for a worker."""
+    ledger = get_ledger(db_url)
+    waiting_run, gone_run = (
+        "00000000-0000-0000-0000-000000000001",
+        "00000000-0000-0000-0000-000000000002",
+    )
+    jobs = {}
+    for tenant, run in (("waits", waiting_run), ("gone", gone_run), ("unknown", None)):
+        job = ledger.create_job(
+            job_id=str(uuid.uuid4()),
+            tenant=tenant,
+            sync_type="full",
+            sync_size="small",
+            chunk_size=100,
+            resources=("contacts",),
+        )
+        ledger.update_job(job.id, flow_run_id=run)
+        age(ledger, job.id)
+        jobs[tenant] = job.id
+    states = {
+        waiting_run: RunState(JobStatus.QUEUED, "AwaitingConcurrencySlot"),
+        gone_run: RunState(JobStatus.CANCELLED, "Cancelled"),
+    }
+    settled = {j.tenant: j for j in reconcile(ledger, timedelta(seconds=60), states.get)}
+    assert set(settled) == {"gone", "unknown"}
+    # planned nothing, so it did nothing: failed, never "completed"
+    assert all(j.status is JobStatus.FAILED for j in settled.values())
+    assert ledger.get_job(jobs["waits"]).status is JobStatus.QUEUED
+
+
+def test_interrupted_after_every_chunk_completed_is_completed(db_url: str) -> None:
+    ledger = get_ledger(db_url)
+    job_id = started_job(ledger, "a1")
+    for index in (2, 3):
+        ledger.chunk_started(job_id, index, "h:1")
+        ledger.chunk_completed(job_id, index, 100)
+    age(ledger, job_id)
+    (job,) = reconcile(ledger, timedelta(seconds=60))
+    assert job.status is JobStatus.COMPLETED and job.error is None
