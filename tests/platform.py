@@ -89,6 +89,8 @@ def prefect_server(home: Path, database_url: str, log: Path) -> Iterator[str]:
         # Schedules a few seconds out are inserted quickly.
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
         "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
+        # A run waiting for its deployment's concurrency slot tries again after this.
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
     }
     args = [command("prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with background(args, env, log) as proc:
@@ -156,4 +158,4 @@ def process_worker(env: dict[str, str], pool: str, log: Path) -> Any:
 def served_deployments(env: dict[str, str], tenants_file: Path, log: Path) -> Any:
     """`jobsview deployments serve` in its own process."""
     args = [command("jobsview"), "deployments", "serve", "--config", str(tenants_file)]
-    return background(args, env, log)
+    return background(args, env | {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}, log)

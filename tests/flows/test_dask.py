@@ -193,3 +193,5 @@ def test_a_429_seen_by_one_worker_slows_them_all(
     print(f"max_rps=10, no shared limit:  {alone}  ratio {alone.per_record / calm.per_record:.2f}")
     assert shared.throttled > 0  # the fault did bite
     assert shared.per_record <= 1.3 * calm.per_record
+    # and the shared limit is what kept it there: alone, the workers hit the limit more
+    assert shared.throttled < alone.throttled and shared.per_record < alone.per_record

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from typing import Any
@@ -18,6 +16,7 @@ from core import JobStateError
 from flows import new_job_id, resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from ledger.recovery import request_cancel
+from tests.databases import private_postgres
 from tests.support import SyncEnv
 
 
@@ -156,27 +155,24 @@ def test_cancel_stops_within_seconds_and_keeps_completed_work(sync_env: SyncEnv,
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster")
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # replaced by a private cluster
 def test_postgresql_restart_mid_run_loses_nothing(sync_env: SyncEnv) -> None:
-    sync_env.source.faults.slow_ms = 20
-    sync_env.set(page_size=50, max_concurrent_chunks=2, chunk_retry_delay_seconds=1)
-    job_id = new_job_id()
-    thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="small", job_id=job_id)
-    wait_for(lambda: completed_chunks(sync_env, job_id) >= 3)
-    version = subprocess.run(
-        ["ls", "/etc/postgresql"], capture_output=True, text=True
-    ).stdout.split()[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        timeout=60,
-    )
-    thread.join(timeout=120)
-    job = outcome(box["state"])
-    assert job.status in (JobStatus.COMPLETED, JobStatus.INCOMPLETE)
-    assert_ledger_matches_destination(sync_env, job)
-    if job.status is JobStatus.INCOMPLETE:
-        resumed = resume_job(job_id=job.id)
-        assert resumed.status is JobStatus.COMPLETED
-    sync_env.assert_destination_equals_source("acme")
+    with private_postgres() as cluster:
+        env = SyncEnv(cluster.url, sync_env.source, sync_env.monkeypatch)
+        env.set(database_url=cluster.url, page_size=50, max_concurrent_chunks=2)
+        env.set(chunk_retry_delay_seconds=1)
+        env.source.faults.slow_ms = 20
+        job_id = new_job_id()
+        thread, box = run_in_thread(
+            tenant="acme", sync_type="full", sync_size="small", job_id=job_id
+        )
+        wait_for(lambda: completed_chunks(env, job_id) >= 3)
+        cluster.restart()
+        thread.join(timeout=120)
+        job = outcome(box["state"])
+        assert job.status in (JobStatus.COMPLETED, JobStatus.INCOMPLETE)
+        assert_ledger_matches_destination(env, job)
+        if job.status is JobStatus.INCOMPLETE:
+            resumed = resume_job(job_id=job.id)
+            assert resumed.status is JobStatus.COMPLETED
+        env.assert_destination_equals_source("acme")
