@@ -197,6 +197,8 @@ def test_invalid_input_creates_no_job(sync_env: SyncEnv) -> None:
     with pytest.raises(Exception, match="partial"):
         sync_job(tenant="acme", sync_type="delta")
     assert sync_env.ledger.list_jobs() == []
+    # with_options keeps the claim before the flow run
+    assert type(sync_job.with_options(retries=0)) is type(sync_job)
 
 
 def test_unreachable_source_is_a_clear_error(sync_env: SyncEnv) -> None:
