@@ -18,7 +18,7 @@ from core.db import utcnow
 from core.settings import get_settings
 from core.validation import parse_sync_size, parse_sync_type, validate_tenant
 from ledger.models import ChunkStatus, Job, JobStatus
-from ledger.render import render_tree, window_text
+from ledger.render import progress_text, render_tree, window_text
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
 from views.web.deps import launcher_of, ledger
@@ -27,7 +27,10 @@ from views.web.security import form_fields, require_token, token_required
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(
-    window_text=window_text, duration=present.duration, token_required=token_required
+    window_text=window_text,
+    progress_text=progress_text,
+    duration=present.duration,
+    token_required=token_required,
 )
 
 PAGE_SIZE = 50

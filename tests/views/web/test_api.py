@@ -392,8 +392,9 @@ def test_pages_answer_with_their_content(sync_env: SyncEnv, client: TestClient) 
     assert job.id[:8] in listing.text and queued["id"][:8] in listing.text
     assert 'id="live"' in listing.text and 'data-active="true"' in listing.text
     assert '<form method="post" action="/jobs"' in listing.text
-    assert "240/252 chunks" not in listing.text  # done counts failed chunks too
-    assert "252/252 chunks" in listing.text
+    # what happened, never "252/252 done" for a job with failed chunks
+    assert "240 of 252 chunks completed, 12 failed" in listing.text
+    assert "252/252" not in listing.text
     filtered = client.get("/", params={"tenant": "globex", "status": "queued", "since": "1h"})
     assert queued["id"][:8] in filtered.text and job.id[:8] not in filtered.text
     assert client.get("/", params={"tenant": "Bad Name"}).status_code == 422

@@ -50,7 +50,7 @@ SCREENSHOTS_TO = (
     else None
 )
 JOB_URL = re.compile(r"/jobs/([0-9a-f-]{36})$")
-DONE = re.compile(r"(\d+)/(\d+) chunks done")
+DONE = re.compile(r"([\d,]+) of ([\d,]+) chunks? completed")
 
 
 def _missing() -> str | None:
@@ -181,7 +181,7 @@ def start_from_form(page: Any, url: str, tenant: str, size: str = "") -> str:
 
 
 def dom_state(page: Any) -> tuple[str, int, int]:
-    """The job page's status badge and its done/total chunk counts, as now displayed."""
+    """The job page's status badge and its completed/total chunk counts, as now displayed."""
     text = page.evaluate(
         """() => {
             const badge = document.querySelector('#live .summary h1 .badge');
@@ -190,7 +190,11 @@ def dom_state(page: Any) -> tuple[str, int, int]:
         }"""
     )
     found = DONE.search(text[1])
-    done, total = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+    done, total = (
+        (int(found.group(1).replace(",", "")), int(found.group(2).replace(",", "")))
+        if found
+        else (0, 0)
+    )
     return text[0].strip(), done, total
 
 
@@ -207,7 +211,7 @@ def test_start_a_job_and_watch_it_live(page: Any, served: Served, sync_env: Sync
     page.evaluate("window.__notReloaded = true")
     assert page.locator("#live").get_attribute("data-active") == "true"
 
-    shown_at: dict[int, float] = {}  # done count -> when the page first showed it
+    shown_at: dict[int, float] = {}  # completed count -> when the page first showed it
     badges: list[str] = []
     progress: set[tuple[int, int]] = set()
     deadline = time.monotonic() + 120
@@ -343,7 +347,7 @@ def test_a_10000_chunk_job_loads_quickly(page: Any, served: Served, sync_env: Sy
 
     page.goto(f"{served.url}/jobs/{job.id}")
     text = page.locator("#live .summary").inner_text()
-    assert "340/10000 chunks done" in text
+    assert "300 of 10,000 chunks completed, 40 failed, 4 running, 9,656 pending" in text
     assert page.locator(".strip span").count() == 400
     assert "page 1 of 50" in page.locator("p.filters").inner_text()
     page.goto(f"{served.url}/jobs/{job.id}?failed=true")
