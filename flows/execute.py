@@ -51,6 +51,7 @@ def execute(job: Job, settings: Settings) -> State[Any]:
     """Run every unfinished chunk of ``job``, settle it, and return its final Prefect state."""
     ledger = runtime.ledger(settings)
     planned = ledger.get_job(job.id)
+    chain = ancestors(ledger, planned)  # the jobs this one resumes, nearest first
     pending = [c.index for c in planned.chunks or () if not c.status.finished]
     progress = ChunkProgress(planned)
     if planned.status is JobStatus.RUNNING and pending and not planned.cancel_requested:
@@ -63,7 +64,7 @@ def execute(job: Job, settings: Settings) -> State[Any]:
         task = chunk_task(settings)
         interrupted: BaseException | None = None
         # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
-        total = (ancestors(ledger, planned) or [planned])[-1].total_chunks
+        total = (chain or [planned])[-1].total_chunks
         with (
             watch_job(ledger, job.id, planned.flow_run_id, settings.stale_after_seconds / 4),
             make_task_runner(settings) as runner,
@@ -92,12 +93,12 @@ def execute(job: Job, settings: Settings) -> State[Any]:
                 )
                 interrupted = exc
         if interrupted is not None:
-            finish(ledger, job.id, progress)
+            finish(ledger, job.id, progress, chain)
             raise interrupted
-    return finish(ledger, job.id, progress)
+    return finish(ledger, job.id, progress, chain)
 
 
-def finish(ledger: Ledger, job_id: str, progress: ChunkProgress) -> State[Any]:
+def finish(ledger: Ledger, job_id: str, progress: ChunkProgress, chain: list[Job]) -> State[Any]:
     """Settle a job whose chunks have stopped, move the watermark, report the outcome (the
     artifacts and the event), and return its final Prefect state."""
     job = ledger.get_job(job_id, with_chunks=False)
@@ -115,7 +116,7 @@ def finish(ledger: Ledger, job_id: str, progress: ChunkProgress) -> State[Any]:
         ledger.finish_job(job_id, status)
         if status is JobStatus.COMPLETED:
             # A resume completes its chain: the watermark is when the chain was planned.
-            planned_at = (ancestors(ledger, job) or [job])[-1].created_at
+            planned_at = (chain or [job])[-1].created_at
             ledger.set_watermarks(job.tenant, job.resources, planned_at, job.id)
     job = ledger.get_job(job_id)
     runtime.logger().info(
@@ -128,5 +129,5 @@ def finish(ledger: Ledger, job_id: str, progress: ChunkProgress) -> State[Any]:
     )
     progress.finish(job)
     publish_job(job)
-    emit_outcome(job, resume_depth=len(ancestors(ledger, job)))
+    emit_outcome(job, resume_depth=len(chain))
     return adapter.job_state(job)

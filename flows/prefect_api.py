@@ -22,13 +22,14 @@ def job_tags(tenant: str, sync_type: str, resume_of: str | None = None) -> list[
 
 
 def tag_flow_run(tags: list[str]) -> None:
-    """Add the job's tags to the current flow run, however it was started."""
+    """Add the job's tags the current flow run lacks (one API call, only when some do)."""
+    present = list(flow_run.tags)
+    missing = [t for t in tags if t not in present]
+    if not missing:
+        return
     try:
         with get_client(sync_client=True) as client:
-            run = client.read_flow_run(flow_run.id)
-            wanted = [t for t in tags if t not in run.tags]
-            if wanted:
-                client.update_flow_run(flow_run.id, tags=[*run.tags, *wanted])
+            client.update_flow_run(flow_run.id, tags=[*present, *missing])
     except Exception as exc:  # tags are a convenience; the sync goes on without them
         log.warning("could not tag the flow run: %s", exc)
 

@@ -109,8 +109,7 @@ def sync_job(
         return adapter.refused_state(exc)
     ledger.update_job(job.id, flow_run_id=str(flow_run.id))
     wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
-    if not set(wanted) <= set(flow_run.tags):  # a deployment run, or an automation's resume
-        tag_flow_run(wanted)
+    tag_flow_run(wanted)  # a deployment run, or an automation's resume, lacks some
     previous = ledger.previous_job(job.tenant, job.sync_type, before=job.id)
     log.info(describe_previous(previous, job.tenant, job.sync_type))
     if settings.source_rate_limit:

@@ -6,13 +6,13 @@ import uuid
 from datetime import timedelta
 
 from chunking import plan_chunks
-from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
+from ledger import ChunkStatus, Job, JobStatus, Ledger, get_ledger
 from ledger.recovery import RunState, reconcile
 
 
-def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
-    """A running job: chunk 1 completed, chunk 2 running, chunk 3 pending."""
-    job = ledger.create_job(
+def queued_job(ledger: Ledger, tenant: str) -> Job:
+    """A job as a run claims it: queued, no chunks planned yet."""
+    return ledger.create_job(
         job_id=str(uuid.uuid4()),
         tenant=tenant,
         sync_type="full",
@@ -20,6 +20,11 @@ def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
         chunk_size=100,
         resources=("contacts",),
     )
+
+
+def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
+    """A running job: chunk 1 completed, chunk 2 running, chunk 3 pending."""
+    job = queued_job(ledger, tenant)
     ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
     ledger.start_job(job.id, ran_as_full=False)
     ledger.chunk_started(job.id, 1, "h:1")
@@ -32,10 +37,9 @@ def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
 
 def age(ledger: Ledger, job_id: str, minutes: int = 5) -> None:
     """As if the job's process had died ``minutes`` ago."""
-    then = ledger.get_job(job_id).created_at - timedelta(minutes=minutes)
-    ledger.update_job(
-        job_id, created_at=then, heartbeat_at=then if ledger.get_job(job_id).heartbeat_at else None
-    )
+    job = ledger.get_job(job_id, with_chunks=False)
+    then = job.created_at - timedelta(minutes=minutes)
+    ledger.update_job(job_id, created_at=then, heartbeat_at=then if job.heartbeat_at else None)
 
 
 def test_reconcile_settles_interrupted_jobs(db_url: str) -> None:
@@ -72,14 +76,7 @@ def test_a_queued_job_whose_run_waits_to_start_is_alive(db_url: str) -> None:
     )
     jobs = {}
     for tenant, run in (("waits", waiting_run), ("gone", gone_run), ("unknown", None)):
-        job = ledger.create_job(
-            job_id=str(uuid.uuid4()),
-            tenant=tenant,
-            sync_type="full",
-            sync_size="small",
-            chunk_size=100,
-            resources=("contacts",),
-        )
+        job = queued_job(ledger, tenant)
         ledger.update_job(job.id, flow_run_id=run)
         age(ledger, job.id)
         jobs[tenant] = job.id
