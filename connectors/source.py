@@ -27,6 +27,7 @@ from connectors.responses import (
 from connectors.retry import RetryPolicy, backoff_delay, parse_retry_after
 from connectors.throttle import Throttle
 from core.errors import ConfigError, FatalSourceError, StopRequested
+from core.redact import has_credentials
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -81,6 +82,11 @@ class RestSource:
                 raise ConfigError(
                     "JOBSVIEW_SOURCE_TOKEN contains spaces or characters not allowed in an "
                     "HTTP header"
+                )
+            if has_credentials(base_url):
+                raise ConfigError(
+                    "JOBSVIEW_SOURCE_URL holds a user name or password while a source token is "
+                    "set; httpx would send the URL's credentials instead: remove them from the URL"
                 )
             headers["Authorization"] = f"Bearer {token}"
         # Kept only to scrub messages; httpx masks the Authorization header in its reprs.

@@ -15,11 +15,12 @@ from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from core.errors import ConfigError
+from core.redact import redact_url
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,7 +49,10 @@ def utcnow() -> datetime:
 
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return redact_url(url)
 
 
 def _configure_sqlite(engine: Engine) -> None:

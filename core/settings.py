@@ -14,6 +14,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -21,9 +22,11 @@ from sqlalchemy.exc import ArgumentError
 
 from chunking import SyncSize
 from core.errors import ConfigError
+from core.redact import has_credentials, redact_url
 from core.validation import validate_resource
 
 ENV_PREFIX = "JOBSVIEW_"
+MIB = 1024 * 1024
 
 
 class TaskRunnerKind(enum.StrEnum):
@@ -34,7 +37,7 @@ class TaskRunnerKind(enum.StrEnum):
 def _check_db_url(value: str) -> str:
     try:
         make_url(value)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise ValueError(
             "not a database URL; use e.g. sqlite:///jobsview.db or "
             "postgresql+psycopg://user@host:5432/db"
@@ -55,18 +58,23 @@ class Settings(BaseSettings):
     resources: Annotated[tuple[str, ...], NoDecode] = ("contacts", "deals")
     sync_size: SyncSize = SyncSize.MEDIUM
     page_size: PositiveInt = 100
+    # Records inserted or deleted ahead of a record during a run that it survives; None: a page.
+    drift_margin: NonNegativeInt | None = None
+    max_chunks_per_job: PositiveInt = 10_000
+    max_record_bytes: PositiveInt = 16 * MIB
     max_concurrent_chunks: PositiveInt = 4
     chunk_retries: NonNegativeInt = 3
-    chunk_retry_delay_seconds: float = Field(default=2.0, ge=0)
+    chunk_retry_delay_seconds: float = Field(default=2.0, ge=0, allow_inf_nan=False)
     stale_after_seconds: PositiveInt = 60
     watermark_lag_seconds: NonNegativeInt = 300
     task_runner: TaskRunnerKind = TaskRunnerKind.THREADS
     dask_address: str | None = None
     api_token: SecretStr | None = None
-    http_timeout_seconds: float = Field(default=30.0, gt=0)
-    source_rate_limit: float = Field(default=0.0, ge=0)
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    http_timeout_seconds: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    source_rate_limit: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     auto_resume_attempts: NonNegativeInt = 2
-    auto_resume_delay_seconds: float = Field(default=60.0, ge=0)
+    auto_resume_delay_seconds: float = Field(default=60.0, ge=0, allow_inf_nan=False)
 
     @field_validator("database_url", "destination_url")
     @classmethod
@@ -89,6 +97,28 @@ class Settings(BaseSettings):
             raise ValueError("a comma-separated list of resources, e.g. contacts,deals")
         return tuple(validate_resource(str(v)) for v in value)
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> Settings:
+        # httpx would send the URL's user:password as Basic auth and drop the bearer token.
+        if self.source_token and has_credentials(str(self.source_url)):
+            raise ValueError(
+                "JOBSVIEW_SOURCE_URL holds a user name or password while "
+                "JOBSVIEW_SOURCE_TOKEN is set; remove the credentials from the URL"
+            )
+        return self
+
+    @property
+    def margin(self) -> int:
+        """JOBSVIEW_DRIFT_MARGIN, or one page when unset."""
+        return self.page_size if self.drift_margin is None else self.drift_margin
+
     @property
     def destination(self) -> str:
         return self.destination_url or self.database_url
@@ -101,10 +131,13 @@ class Settings(BaseSettings):
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "?"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = redact_url(err["msg"].removeprefix("Value error, "))
+        if not err["loc"]:  # a rule across settings names them itself
+            lines.append(msg)
+            continue
+        field = str(err["loc"][0])
         got = err.get("input")
-        shown = "" if field.endswith("token") or got is None else f" (got {got!r})"
+        shown = "" if field.endswith("token") or got is None else redact_url(f" (got {got!r})")
         lines.append(f"{ENV_PREFIX}{field.upper()}: {msg}{shown}")
     return "invalid settings:\n  " + "\n  ".join(lines)
 

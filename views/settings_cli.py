@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from chunking import SyncSize
-from core.db import safe_url
 from core.errors import JobsViewError
+from core.redact import redact_url
 from core.settings import ENV_PREFIX, Settings, get_settings
 from core.validation import validate_tenant
 from ledger.store import get_ledger
@@ -23,7 +23,7 @@ settings_app = typer.Typer(
 out = Console(highlight=False)
 
 MASK = "********"
-URL_FIELDS = ("database_url", "destination_url")
+URL_FIELDS = ("database_url", "destination_url", "source_url", "dask_address")
 
 
 def public_settings(settings: Settings) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def public_settings(settings: Settings) -> dict[str, Any]:
         if name.endswith("_token"):
             value = MASK if value else None
         elif name in URL_FIELDS and value:
-            value = safe_url(value)
+            value = redact_url(value)
         elif isinstance(value, list):
             value = ",".join(value)
         shown[f"{ENV_PREFIX}{name.upper()}"] = value

@@ -43,6 +43,11 @@ def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path:
         ("JOBSVIEW_DATABASE_URL", "nope", "not a database URL"),
         ("JOBSVIEW_RESOURCES", "Contacts;deals", "invalid resource name"),
         ("JOBSVIEW_RESOURCES", ",", "at least one resource"),
+        ("JOBSVIEW_SOURCE_RATE_LIMIT", "inf", "finite number"),
+        ("JOBSVIEW_SOURCE_RATE_LIMIT", "nan", "finite number"),
+        ("JOBSVIEW_SOURCE_RATE_LIMIT", "-1", "greater than or equal to 0"),
+        ("JOBSVIEW_HTTP_TIMEOUT_SECONDS", "inf", "finite number"),
+        ("JOBSVIEW_MAX_CHUNKS_PER_JOB", "0", "greater than 0"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_valid_values(
@@ -66,3 +71,47 @@ def test_tokens_are_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> 
 def test_empty_token_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "")
     assert get_settings().source_token is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JOBSVIEW_SOURCE_URL", "ftp://user:hunter2@source.example"),
+        ("JOBSVIEW_DATABASE_URL", "postgresql://user:hunter2@db.example:port/x"),
+        ("JOBSVIEW_DESTINATION_URL", "postgresql://user:hunter2@db.example:port/x"),
+    ],
+)
+def test_invalid_url_messages_mask_the_password(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    assert name in str(info.value) and "user:***@" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_credentials_in_the_source_url_beside_a_token_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOBSVIEW_SOURCE_URL", "http://user:hunter2@source.example")
+    assert get_settings().source_url.password == "hunter2"  # alone, it is Basic auth
+    get_settings.cache_clear()
+    monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "tok")
+    with pytest.raises(ConfigError) as info:
+        get_settings()
+    assert "JOBSVIEW_SOURCE_URL holds a user name or password" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_drift_margin_defaults_to_one_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSVIEW_PAGE_SIZE", "250")
+    assert get_settings().margin == 250
+    get_settings.cache_clear()
+    monkeypatch.setenv("JOBSVIEW_DRIFT_MARGIN", "0")
+    assert get_settings().margin == 0
+
+
+def test_allowed_hosts_are_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSVIEW_ALLOWED_HOSTS", " Jobs.Example.com ,10.0.0.5:8000")
+    assert get_settings().allowed_hosts == ("jobs.example.com", "10.0.0.5:8000")

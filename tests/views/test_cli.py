@@ -148,6 +148,19 @@ def test_settings_set_and_show_masks_secrets(sync_env: SyncEnv) -> None:
     assert json.loads(out)["sync_size"] == "large" and json.loads(out)["chunk_size"] == 2_000
 
 
+def test_settings_show_masks_passwords_in_urls(sync_env: SyncEnv) -> None:
+    sync_env.set(
+        source_url="http://user:hunter2@127.0.0.1:1",
+        destination_url="postgresql+psycopg://u:hunter2@127.0.0.1:1/x",
+    )
+    code, out, _ = cli("settings", "show", "--json")
+    shown = json.loads(out)["settings"]
+    assert shown["JOBSVIEW_SOURCE_URL"] == "http://user:***@127.0.0.1:1/"
+    assert "hunter2" not in out
+    code, out, _ = cli("settings", "show")
+    assert code == 0 and "hunter2" not in out
+
+
 def test_unreachable_database_is_a_clear_error(sync_env: SyncEnv) -> None:
     sync_env.set(database_url="postgresql+psycopg://u:pw@127.0.0.1:1/x")
     code, out, err = cli("jobs", "--json")
