@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +28,8 @@ from connectors.responses import (
 )
 from connectors.retry import RetryPolicy, backoff_delay, parse_retry_after
 from connectors.throttle import Throttle
-from core.errors import ConfigError, FatalSourceError, StopRequested
+from connectors.window import WindowStats, read_window
+from core.errors import ConfigError, FatalSourceError, RecordTooLargeError, StopRequested
 from core.redact import has_credentials
 
 if TYPE_CHECKING:
@@ -35,6 +38,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USER_AGENT = "jobsview/0.1"
+MIB = 1024 * 1024
+STOP_POLL = 0.25  # how often a request in flight, or a wait, looks for a stop
+ERROR_BODY_BYTES = 64 * 1024  # enough of an error answer to quote it
+# Bodies are decoded as they stream in; these headers describe the wire form, not ours.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class _BodyTooLarge(Exception):
+    """A page's body outgrew what one request may hold."""
 
 
 @dataclass
@@ -57,16 +69,23 @@ class RestSource:
         token: str | None = None,
         *,
         page_size: int = 100,
+        margin: int = 0,
+        max_record_bytes: int = 16 * MIB,
         timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.BaseTransport | None = None,
         before_request: Callable[[str], None] | None = None,
         on_throttled: Callable[[str, float | None], None] | None = None,
     ) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        if page_size < 1 or margin < 0 or max_record_bytes < 1:
+            raise ValueError(f"bad page_size {page_size}, margin {margin} or record size")
         self.base_url = base_url.rstrip("/")
-        self.page_size = page_size
+        self.page_size, self.margin = page_size, margin
+        self.max_record_bytes = max_record_bytes
+        # A page may hold two records at the limit: the anchor and the next one.
+        self.max_page_bytes = 2 * max_record_bytes
+        # Every read waits at most `timeout`; a whole request (a drip of bytes) at most this.
+        self.deadline = 4 * timeout
         self.retry = retry
         self.stats = SourceStats()
         self._stats_lock = threading.Lock()
@@ -102,6 +121,8 @@ class RestSource:
             "base_url": settings.source_base,
             "token": token,
             "page_size": settings.page_size,
+            "margin": settings.margin,
+            "max_record_bytes": settings.max_record_bytes,
             "timeout": settings.http_timeout_seconds,
         }
         kwargs.update(overrides)
@@ -116,7 +137,7 @@ class RestSource:
 
     def count(self, tenant: str, resource: str, updated_since: datetime | None = None) -> int:
         """The size of the (filtered) collection, as the server reports it now."""
-        _, total = self._get_page(tenant, resource, 0, 1, updated_since)
+        _, total, _ = self._get_page(tenant, resource, 0, 1, updated_since)
         return total
 
     def iter_pages(
@@ -127,26 +148,72 @@ class RestSource:
         limit: int | None,
         updated_since: datetime | None = None,
         should_stop: Callable[[], bool] | None = None,
+        max_records: int | None = None,
+        stats: WindowStats | None = None,
     ) -> Iterator[Page]:
-        """Pages of the window ``[offset, offset + limit)``, or to the end when ``limit`` is None.
+        """New records of the window ``[offset, offset + limit)``, page by page, drift-safe.
 
-        Advances by what the server returned, not by what was asked for, since servers may cap
-        pages; stops at an empty page or a full window. Items keep the server's order.
+        The window starts ``margin`` records early and each page is anchored on the last
+        record read (``connectors.window``). ``limit=None`` reads to the end, but at most
+        ``max_records`` records. Items keep the server's order.
         """
-        if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError(f"bad window: offset={offset}, limit={limit}")
-        position, remaining = offset, limit
-        while remaining is None or remaining > 0:
-            ask = self.page_size if remaining is None else min(self.page_size, remaining)
-            items, _ = self._get_page(tenant, resource, position, ask, updated_since, should_stop)
-            if not items:
-                return
-            # A server that ignores `limit` must not push the next chunk's records into this one.
-            items = items[:ask]
-            yield items
-            position += len(items)
-            if remaining is not None:
-                remaining -= len(items)
+
+        def fetch(at: int, ask: int) -> tuple[Page, int]:
+            return self.page(tenant, resource, at, ask, updated_since, should_stop)
+
+        return read_window(
+            fetch,
+            offset=offset,
+            limit=limit,
+            page_size=self.page_size,
+            margin=self.margin,
+            max_records=max_records,
+            stats=stats,
+            tenant=tenant,
+            resource=resource,
+        )
+
+    def page(
+        self,
+        tenant: str,
+        resource: str,
+        offset: int,
+        limit: int,
+        updated_since: datetime | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[Page, int]:
+        """Up to ``limit`` items from ``offset``, and the collection's size.
+
+        A body over ``max_page_bytes`` is asked for again in halves, so memory stays bounded;
+        a record over ``max_record_bytes`` fails with ``RecordTooLargeError``.
+        """
+        ctx: dict[str, Any] = {"tenant": tenant, "resource": resource, "offset": offset}
+        while True:
+            try:
+                items, total, size = self._get_page(
+                    tenant, resource, offset, limit, updated_since, should_stop
+                )
+                break
+            except _BodyTooLarge as exc:
+                if limit <= 2:
+                    raise RecordTooLargeError(
+                        f"a record at offset {offset} or {offset + 1} is over "
+                        f"JOBSVIEW_MAX_RECORD_BYTES={self.max_record_bytes:,} bytes (a page of "
+                        f"{limit} passed {exc.args[0]:,}); raise the limit or fix the record",
+                        **ctx,
+                    ) from None
+                limit = max(2, limit // 2)
+        # Only a body over the record limit can hold a record over it: the rest skip the check.
+        for n, item in enumerate(items if size > self.max_record_bytes else ()):
+            size = len(json.dumps(item, ensure_ascii=False).encode())
+            if size > self.max_record_bytes:
+                raise RecordTooLargeError(
+                    f"record {item['id']!r} is {size:,} bytes, over "
+                    f"JOBSVIEW_MAX_RECORD_BYTES={self.max_record_bytes:,}; raise the limit or "
+                    "fix the record",
+                    **{**ctx, "offset": offset + n},
+                )
+        return items, total
 
     def close(self) -> None:
         self._client.close()
@@ -170,8 +237,8 @@ class RestSource:
         limit: int,
         updated_since: datetime | None = None,
         should_stop: Callable[[], bool] | None = None,
-    ) -> tuple[Page, int]:
-        """One page: request, retry transient failures, validate. Returns (items, total)."""
+    ) -> tuple[Page, int, int]:
+        """One page: request, retry transient failures, validate. Returns (items, total, bytes)."""
         ctx: dict[str, Any] = {"tenant": tenant, "resource": resource, "offset": offset}
         url = f"{self.base_url}/tenants/{quote(tenant, safe='')}/{quote(resource, safe='')}"
         params: dict[str, str | int] = {"offset": offset, "limit": limit}
@@ -186,15 +253,14 @@ class RestSource:
                     f"stop requested before reading {resource} of tenant {tenant} "
                     f"at offset {offset}"
                 )
-            throttle = self._throttle(tenant)
-            throttle.wait()
+            self._wait(self._throttle(tenant).remaining(), should_stop, ctx)
             if self._before_request is not None:
                 self._before_request(tenant)
             self._count(requests=1)
             retry_after: float | None = None
             failure: Failure
             try:
-                response = self._client.get(url, params=params)
+                response = self._exchange(url, params, should_stop, ctx)
             except httpx.TransportError as exc:
                 if not is_transient(exc):
                     raise FatalSourceError(
@@ -205,7 +271,7 @@ class RestSource:
                 failure = exc
             else:
                 if response.status_code == 200:
-                    return parse_page(response, ctx, self._secret)
+                    return (*parse_page(response, ctx, self._secret), len(response.content))
                 if not is_transient(response):
                     raise fatal_error(response, ctx, self.base_url, self._secret)
                 failure = response
@@ -232,15 +298,102 @@ class RestSource:
             )
             self._count(retries=1)
             if isinstance(failure, httpx.Response) and failure.status_code == 429:
-                throttle.pause(delay)  # every chunk of the tenant waits, not just this one
+                self._throttle(tenant).pause(delay)  # every chunk of the tenant waits
             else:
-                self.retry.sleep(delay)
+                self._wait(delay, should_stop, ctx)
+
+    def _exchange(
+        self,
+        url: str,
+        params: dict[str, str | int],
+        should_stop: Callable[[], bool] | None,
+        ctx: dict[str, Any],
+    ) -> httpx.Response:
+        """One GET, its body read in full (within bounds) before returning.
+
+        With ``should_stop``, the request runs on its own thread so that a stop is seen
+        within ``STOP_POLL`` whatever the source does; the abandoned request ends by itself.
+        """
+        abort = threading.Event()
+        if should_stop is None:
+            return self._read(url, params, abort)
+        outcome: list[httpx.Response | BaseException] = []
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                outcome.append(self._read(url, params, abort))
+            except BaseException as exc:  # handed over to the caller's thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="jobsview-source-request", daemon=True).start()
+        while not done.wait(STOP_POLL):
+            if should_stop():
+                abort.set()
+                raise StopRequested(
+                    f"stopped while reading {ctx['resource']} of tenant {ctx['tenant']} at "
+                    f"offset {ctx['offset']}"
+                )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _read(
+        self, url: str, params: dict[str, str | int], abort: threading.Event
+    ) -> httpx.Response:
+        """GET ``url`` and read the body, giving up past ``deadline`` or when ``abort`` is set."""
+        give_up_at = time.monotonic() + self.deadline
+        with self._client.stream("GET", url, params=params) as response:
+            cap = self.max_page_bytes if response.status_code == 200 else ERROR_BODY_BYTES
+            body = bytearray()
+            for piece in response.iter_bytes():
+                if abort.is_set() or time.monotonic() > give_up_at:
+                    raise httpx.ReadTimeout(
+                        f"no complete answer within {self.deadline:g}s", request=response.request
+                    )
+                body += piece
+                if len(body) > cap:
+                    if response.status_code == 200:
+                        raise _BodyTooLarge(len(body))
+                    break  # an error's start is all we quote
+            headers = [
+                (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS
+            ]
+            return httpx.Response(
+                response.status_code,
+                headers=headers,
+                content=bytes(body),
+                request=response.request,
+            )
+
+    def _wait(
+        self, seconds: float, should_stop: Callable[[], bool] | None, ctx: dict[str, Any]
+    ) -> None:
+        """Sleep, in short steps when a stop may come, so it is seen within ``STOP_POLL``."""
+        if seconds <= 0:
+            return
+        if should_stop is None:
+            self.retry.sleep(seconds)
+            return
+        waited = 0.0
+        while waited < seconds:
+            if should_stop():
+                raise StopRequested(
+                    f"stopped while waiting to read {ctx['resource']} of tenant "
+                    f"{ctx['tenant']} at offset {ctx['offset']}"
+                )
+            step = min(STOP_POLL, seconds - waited)
+            self.retry.sleep(step)
+            waited += step
 
     def _throttle(self, tenant: str) -> Throttle:
         with self._stats_lock:
             throttle = self._throttles.get(tenant)
             if throttle is None:
-                throttle = self._throttles[tenant] = Throttle(sleep=self.retry.sleep)
+                throttle = self._throttles[tenant] = Throttle()
             return throttle
 
     def _count(self, requests: int = 0, retries: int = 0) -> None:

@@ -13,12 +13,8 @@ class Throttle:
     One instance lives per tenant in a ``RestSource``, which tasks share per process.
     """
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._clock, self._sleep = clock, sleep
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._until = 0.0
         self._lock = threading.Lock()
         self.pauses = 0
@@ -29,14 +25,11 @@ class Throttle:
             self._until = max(self._until, self._clock() + seconds)
             self.pauses += 1
 
-    def wait(self) -> float:
-        """Sleep out the current pause, if any; returns the seconds slept.
+    def remaining(self) -> float:
+        """Seconds left of the current pause (0 when none).
 
-        One sleep, not a loop: a pause extended meanwhile is caught before the next request.
+        Read once per request, not waited out in a loop: a pause extended meanwhile is caught
+        before the next request.
         """
         with self._lock:
-            left = self._until - self._clock()
-        if left <= 0:
-            return 0.0
-        self._sleep(left)
-        return left
+            return max(0.0, self._until - self._clock())

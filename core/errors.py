@@ -6,9 +6,12 @@
     ├── JobNotFoundError            no job with that id (fatal)
     ├── JobConflictError            a queued or running job blocks this one (fatal)
     ├── JobStateError               the job's status does not allow that (resume, cancel)
+    ├── PlanTooLargeError           a job would need more than JOBSVIEW_MAX_CHUNKS_PER_JOB
     ├── SourceError                 talking to the source API
     │   ├── TransientSourceError    429, 5xx, timeouts, dropped connections (retryable)
     │   ├── MalformedPageError      a 200 that is not a valid page (retryable)
+    │   │   └── InconsistentPagesError  pages that repeat, lie or drift past the margin
+    │   ├── RecordTooLargeError     a record over JOBSVIEW_MAX_RECORD_BYTES (fails its chunk)
     │   └── FatalSourceError        400, 422 (fatal: the job stops at once)
     │       ├── SourceAuthError     401, 403
     │       └── SourceNotFoundError 404: unknown tenant or resource
@@ -65,6 +68,10 @@ class JobStateError(JobsViewError):
     """The job's current status does not allow what was asked (e.g. resuming a completed job)."""
 
 
+class PlanTooLargeError(JobsViewError):
+    """Planning would need more chunks than one job may have (a huge or lying ``total``)."""
+
+
 class SourceError(JobsViewError):
     """A problem reading from the source API; carries where it happened."""
 
@@ -104,6 +111,14 @@ class TransientSourceError(SourceError):
 
 class MalformedPageError(SourceError):
     retryable = True
+
+
+class InconsistentPagesError(MalformedPageError):
+    """Valid pages that do not add up: repeated ids, no progress, or drift past the margin."""
+
+
+class RecordTooLargeError(SourceError):
+    """One record is bigger than JOBSVIEW_MAX_RECORD_BYTES: retrying reads it again."""
 
 
 class FatalSourceError(SourceError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -19,6 +20,7 @@ from core.errors import (
     ConfigError,
     FatalSourceError,
     MalformedPageError,
+    RecordTooLargeError,
     SourceAuthError,
     SourceError,
     SourceNotFoundError,
@@ -103,9 +105,10 @@ def test_pages_advance_by_what_the_server_returned(make_source: Callable[..., Re
     fake = FakeSource(total=250, cap=30)
     source = make_source(fake, page_size=100)
     assert ids(source.iter_pages("acme", "contacts", 0, None)) == list(range(250))
+    # each page after the first starts at the last record read, the anchor
     offsets = [offset for offset, _ in fake.asked()]
-    assert offsets == [*range(0, 250, 30), 250]  # the last request sees the empty page
-    assert all(limit == 100 for _, limit in fake.asked())
+    assert offsets[:3] == [0, 29, 58] and offsets[-1] == 249  # the last sees only the anchor
+    assert fake.asked()[:2] == [(0, 100), (29, 101)]
 
 
 def test_window_is_exact_under_a_page_cap(make_source: Callable[..., RestSource]) -> None:
@@ -113,7 +116,7 @@ def test_window_is_exact_under_a_page_cap(make_source: Callable[..., RestSource]
     source = make_source(fake, page_size=50)
     assert ids(source.iter_pages("acme", "contacts", 50, 120)) == list(range(50, 170))
     # never asks past the window, and stops without probing for an empty page
-    assert fake.asked() == [(50, 50), (80, 50), (110, 50), (140, 30)]
+    assert fake.asked() == [(50, 50), (79, 51), (108, 51), (137, 33), (166, 4)]
 
 
 def test_server_ignoring_limit_cannot_overfill_a_window(
@@ -127,7 +130,7 @@ def test_open_ended_window_reads_to_the_empty_page(make_source: Callable[..., Re
     fake = FakeSource(total=250)
     source = make_source(fake, page_size=100)
     assert ids(source.iter_pages("acme", "contacts", 200, None)) == list(range(200, 250))
-    assert fake.asked() == [(200, 100), (250, 100)]
+    assert fake.asked() == [(200, 100), (249, 101)]
 
 
 def test_empty_collection(make_source: Callable[..., RestSource]) -> None:
@@ -196,7 +199,7 @@ def test_from_settings(make_source: Callable[..., RestSource]) -> None:
         assert source.base_url == BASE and source.page_size == 7
         assert len(ids(source.iter_pages("acme", "contacts", 0, 10))) == 10
     assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
-    assert fake.asked() == [(0, 7), (7, 3)]
+    assert fake.asked() == [(0, 7), (6, 4)]
     assert TOKEN not in repr(source) and "token=set" in repr(source)
 
 
@@ -259,7 +262,7 @@ def test_retries_are_per_page_and_pages_are_not_repeated(
     )
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.params["offset"] == "30" and (step := next(failures, None)) is not None:
+        if request.url.params["offset"] == "29" and (step := next(failures, None)) is not None:
             if isinstance(step, Exception):
                 raise step
             return step
@@ -267,7 +270,7 @@ def test_retries_are_per_page_and_pages_are_not_repeated(
 
     source = make_source(handler)
     assert ids(source.iter_pages("acme", "contacts", 0, None)) == list(range(90))
-    assert [offset for offset, _ in fake.asked()] == [0, 30, 60, 90]
+    assert [offset for offset, _ in fake.asked()] == [0, 29, 58, 87, 89]
 
 
 def test_exhausted_retries_raise_transient_error_with_context(
@@ -461,7 +464,7 @@ def test_should_stop_is_checked_before_each_request(make_source: Callable[..., R
         "acme", "contacts", 0, None, should_stop=lambda: len(fake.requests) >= 1
     )
     assert len(next(pages)) == 100
-    with pytest.raises(StopRequested, match="offset 100"):
+    with pytest.raises(StopRequested, match="offset 99"):
         next(pages)
     assert len(fake.requests) == 1
 
@@ -504,3 +507,109 @@ def test_hooks_hear_every_try_and_every_429(
         ("before", "acme"),
     ]
     assert sleeps[0] == pytest.approx(2.0, abs=0.05)  # the local throttle still pauses this process
+
+
+# -- bounds: record size, dripping answers, stops ----------------------------------------------
+
+
+class Drip(httpx.SyncByteStream):
+    """A body that arrives a few bytes at a time and never finishes in time."""
+
+    def __init__(self, every: float = 0.05, pieces: int = 10_000) -> None:
+        self.every, self.pieces = every, pieces
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"items": ['
+        for _ in range(self.pieces):
+            time.sleep(self.every)
+            self.sent += 1
+            yield b" "
+
+
+def records_of(size: int, total: int = 40) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        items = [{"id": n, "blob": "x" * size} for n in range(offset, min(offset + limit, total))]
+        return httpx.Response(200, json={"items": items, "total": total})
+
+    return handler
+
+
+def test_a_page_too_big_for_memory_is_asked_for_in_halves(
+    make_source: Callable[..., RestSource],
+) -> None:
+    asked: list[int] = []
+    handler = records_of(300)
+
+    def logging_handler(request: httpx.Request) -> httpx.Response:
+        asked.append(int(request.url.params["limit"]))
+        return handler(request)
+
+    source = make_source(logging_handler, page_size=20, max_record_bytes=1_000)
+    assert ids(source.iter_pages("acme", "contacts", 0, None)) == list(range(40))
+    assert asked[:3] == [20, 10, 5]  # 20 records of ~320 bytes passed 2,000 bytes
+
+
+def test_a_record_over_the_limit_fails_its_chunk(make_source: Callable[..., RestSource]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        items = [{"id": n, "blob": "x" * (1_500 if n == 7 else 10)} for n in range(offset, 40)]
+        return httpx.Response(200, json={"items": items[:limit], "total": 40})
+
+    source = make_source(handler, page_size=20, max_record_bytes=1_000)
+    with pytest.raises(RecordTooLargeError, match="record 7 is 1,5[0-9]{2} bytes") as info:
+        list(source.iter_pages("acme", "contacts", 0, None))
+    assert info.value.offset == 7 and not info.value.retryable
+
+
+def test_a_huge_record_is_never_read_whole(make_source: Callable[..., RestSource]) -> None:
+    source = make_source(records_of(50_000_000, total=3), page_size=5, max_record_bytes=1_000)
+    started = time.monotonic()
+    with pytest.raises(RecordTooLargeError, match="offset 0 or 1 is over"):
+        list(source.iter_pages("acme", "contacts", 0, None))
+    assert time.monotonic() - started < 5
+
+
+def test_a_stop_ends_a_dripping_request_at_once(make_source: Callable[..., RestSource]) -> None:
+    drip = Drip()
+    source = make_source(lambda r: httpx.Response(200, stream=drip))
+    started = time.monotonic()
+    with pytest.raises(StopRequested, match="while reading contacts"):
+        list(
+            source.iter_pages(
+                "acme", "contacts", 0, None, should_stop=lambda: time.monotonic() > started + 0.5
+            )
+        )
+    assert time.monotonic() - started < 1.5
+    sent = drip.sent
+    time.sleep(0.3)
+    assert drip.sent <= sent + 1  # the abandoned request stopped reading too
+
+
+def test_a_request_has_a_total_deadline(make_source: Callable[..., RestSource]) -> None:
+    source = make_source(lambda r: httpx.Response(200, stream=Drip()), timeout=0.1)
+    with pytest.raises(TransientSourceError, match="no complete answer within 0.4s"):
+        source.count("acme", "contacts")
+    assert source.stats.requests == 4
+
+
+def test_a_stop_ends_a_long_retry_after(make_source: Callable[..., RestSource]) -> None:
+    source = make_source(
+        scripted(httpx.Response(429, headers={"Retry-After": "300"})),
+        retry=RetryPolicy(attempts=3),
+    )
+    started = time.monotonic()
+    with pytest.raises(StopRequested, match="while waiting"):
+        list(
+            source.iter_pages(
+                "acme", "contacts", 0, None, should_stop=lambda: time.monotonic() > started + 0.3
+            )
+        )
+    assert time.monotonic() - started < 1.5
+
+
+def test_credentials_in_the_url_beside_a_token_are_refused() -> None:
+    with pytest.raises(ConfigError, match="user name or password") as info:
+        RestSource("http://user:hunter2@source.test", token=TOKEN)
+    assert "hunter2" not in str(info.value)

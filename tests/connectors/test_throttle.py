@@ -25,13 +25,13 @@ class FakeClock:
 
 def test_a_pause_holds_every_caller_and_never_shrinks() -> None:
     clock = FakeClock()
-    throttle = Throttle(clock=clock, sleep=clock.sleep)
-    assert throttle.wait() == 0.0
+    throttle = Throttle(clock=clock)
+    assert throttle.remaining() == 0.0
     throttle.pause(5)
     throttle.pause(1)  # shorter: the longer pause stands
-    assert throttle.wait() == 5.0
-    assert throttle.wait() == 0.0
-    assert clock.slept == [5.0] and throttle.pauses == 2
+    assert throttle.remaining() == 5.0
+    clock.sleep(5)
+    assert throttle.remaining() == 0.0 and throttle.pauses == 2
 
 
 def test_one_429_pauses_the_other_chunks_of_the_tenant() -> None:
@@ -64,4 +64,4 @@ def test_one_429_pauses_the_other_chunks_of_the_tenant() -> None:
     list(source.iter_pages("acme", "contacts", 0, 10))
     thread.join()
     assert sent[500] - sent[-1] >= 0.45  # B sat out A's Retry-After
-    assert source._throttle("globex").wait() == 0.0  # other tenants are not held
+    assert source._throttle("globex").remaining() == 0.0  # other tenants are not held

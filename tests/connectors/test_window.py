@@ -1,0 +1,181 @@
+"""Drift-safe windows: every record that lives through the run is read, whatever moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chunking import plan_chunks
+from connectors.window import Page, WindowStats, read_window
+from core.errors import InconsistentPagesError
+
+
+class Shifting:
+    """A source in memory whose records can be inserted and deleted between fetches."""
+
+    def __init__(self, count: int) -> None:
+        self.ids: list[Any] = list(range(count))
+        self.next_id = count
+        self.calls: list[tuple[int, int]] = []
+
+    def fetch(self, offset: int, limit: int) -> tuple[Page, int]:
+        self.calls.append((offset, limit))
+        return [{"id": i, "v": 0} for i in self.ids[offset : offset + limit]], len(self.ids)
+
+    def insert(self, position: int) -> None:
+        self.ids.insert(position, self.next_id)
+        self.next_id += 1
+
+    def delete(self, position: int) -> None:
+        del self.ids[position]
+
+
+def ids_of(pages: Any) -> list[Any]:
+    return [item["id"] for page in pages for item in page]
+
+
+def test_a_still_source_is_read_once_with_one_anchor_per_page() -> None:
+    source = Shifting(250)
+    read = ids_of(read_window(source.fetch, offset=0, limit=None, page_size=100))
+    assert read == list(range(250))
+    # each page after the first starts at the last record read
+    assert source.calls == [(0, 100), (99, 101), (199, 101), (249, 101)]
+
+
+def test_a_window_starts_margin_records_early() -> None:
+    source = Shifting(1000)
+    read = ids_of(read_window(source.fetch, offset=500, limit=100, page_size=100, margin=30))
+    assert read == list(range(470, 600))
+
+
+def test_deletions_between_pages_do_not_skip_records() -> None:
+    source = Shifting(300)
+    pages = read_window(source.fetch, offset=0, limit=None, page_size=100, margin=5)
+    read = ids_of([next(pages)])
+    source.delete(10)
+    source.delete(20)  # two records before the anchor: the rest moved left by two
+    read += ids_of(pages)
+    assert set(range(300)) - {10, 21} <= set(read)
+
+
+def test_a_deleted_anchor_falls_back_to_the_record_before_it() -> None:
+    source = Shifting(300)
+    pages = read_window(source.fetch, offset=0, limit=None, page_size=100, margin=5)
+    read = ids_of([next(pages)])
+    source.delete(99)  # the anchor itself
+    source.delete(3)
+    read += ids_of(pages)
+    assert set(range(300)) - {3, 99} <= set(read)
+
+
+def test_insertions_between_pages_are_skipped_past() -> None:
+    source = Shifting(300)
+    stats = WindowStats()
+    pages = read_window(source.fetch, offset=0, limit=None, page_size=100, stats=stats)
+    read = ids_of([next(pages)])
+    source.insert(0)
+    source.insert(50)
+    read += ids_of(pages)
+    assert read == list(range(300)) and stats.moves == 1
+
+
+def test_drift_past_the_margin_fails_instead_of_losing_records() -> None:
+    source = Shifting(300)
+    pages = read_window(
+        source.fetch, offset=0, limit=None, page_size=100, margin=2, tenant="t", resource="r"
+    )
+    next(pages)
+    for _ in range(10):
+        source.delete(90)  # the anchor and every record read just before it
+    with pytest.raises(InconsistentPagesError, match="DRIFT_MARGIN=2") as info:
+        list(pages)
+    assert info.value.resource == "r" and info.value.offset == 100
+
+
+def test_a_source_that_ignores_offset_fails_instead_of_looping() -> None:
+    def same_page(offset: int, limit: int) -> tuple[Page, int]:
+        return [{"id": i} for i in range(min(limit, 100))], 250
+
+    with pytest.raises(InconsistentPagesError, match="ignore `offset`"):
+        list(read_window(same_page, offset=0, limit=None, page_size=100))
+
+
+def test_an_open_ended_window_is_bounded() -> None:
+    def endless(offset: int, limit: int) -> tuple[Page, int]:
+        return [{"id": i} for i in range(offset, offset + limit)], offset + limit
+
+    with pytest.raises(InconsistentPagesError, match="more than the 1,000 it may take"):
+        list(read_window(endless, offset=0, limit=None, page_size=100, max_records=1000))
+
+
+def test_a_repeated_record_fails_the_window_with_a_count_and_an_example() -> None:
+    def repeats(offset: int, limit: int) -> tuple[Page, int]:
+        items = [{"id": i} for i in range(offset, min(offset + limit, 250))]
+        if offset == 99:
+            items[50] = items[49]  # record 148 twice, 149 never
+        return items, 250
+
+    with pytest.raises(InconsistentPagesError, match=r"1 duplicate record id .*'148'"):
+        list(read_window(repeats, offset=0, limit=250, page_size=100))
+
+
+def test_ids_equal_as_text_are_duplicates() -> None:
+    def mixed(offset: int, limit: int) -> tuple[Page, int]:
+        ids: list[Any] = [*range(50), *(str(i) for i in range(50))]
+        return [{"id": i} for i in ids[offset : offset + limit]], 100
+
+    with pytest.raises(InconsistentPagesError, match="50 duplicate record ids"):
+        list(read_window(mixed, offset=0, limit=None, page_size=30))
+
+
+def test_a_record_updated_and_moved_is_not_a_duplicate() -> None:
+    rows = [{"id": i, "v": 0} for i in range(10)]
+
+    def moving(offset: int, limit: int) -> tuple[Page, int]:
+        return [dict(r) for r in rows[offset : offset + limit]], len(rows)
+
+    pages = read_window(moving, offset=0, limit=None, page_size=4, margin=1)
+    first = next(pages)
+    rows.append({"id": 1, "v": 1})  # updated: it moves to the end of an updated_at order
+    del rows[1]
+    rest = ids_of(pages)
+    assert ids_of([first]) + rest == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    count=st.integers(0, 400),
+    chunk=st.integers(1, 120),
+    page=st.integers(1, 60),
+    margin=st.integers(0, 12),
+    data=st.data(),
+)
+def test_every_record_that_lives_through_the_run_is_read(
+    count: int, chunk: int, page: int, margin: int, data: st.DataObject
+) -> None:
+    """Chunks read in any interleaving while up to ``margin`` records come and go."""
+    source = Shifting(count)
+    plan = plan_chunks([("r", count)], chunk)
+    readers = [
+        read_window(source.fetch, offset=w.offset, limit=w.limit, page_size=page, margin=margin)
+        for w in plan
+    ]
+    changes, deleted, read = 0, set(), set()
+    while readers:
+        reader = data.draw(st.sampled_from(readers))
+        if changes < margin and data.draw(st.booleans()):
+            changes += 1
+            if source.ids and data.draw(st.booleans()):
+                at = data.draw(st.integers(0, len(source.ids) - 1))
+                deleted.add(source.ids[at])
+                source.delete(at)
+            else:
+                source.insert(data.draw(st.integers(0, len(source.ids))))
+        try:
+            read.update(item["id"] for item in next(reader))
+        except StopIteration:
+            readers.remove(reader)
+    assert set(range(count)) - deleted <= read
