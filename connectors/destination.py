@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,13 +77,15 @@ class Destination:
             ) from exc
         return len(rows)
 
-    def count(self, tenant: str, resource: str | None = None, job_id: str | None = None) -> int:
-        """Stored records of a tenant (of one resource; last written by one job)."""
+    def count(
+        self, tenant: str, resource: str | None = None, job_ids: Sequence[str] = ()
+    ) -> int:
+        """Stored records of a tenant (of one resource; last written by one of ``job_ids``)."""
         query = select(func.count()).select_from(records).where(records.c.tenant == tenant)
         if resource:
             query = query.where(records.c.resource == resource)
-        if job_id:
-            query = query.where(records.c.job_id == job_id)
+        if job_ids:
+            query = query.where(records.c.job_id.in_(list(job_ids)))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 

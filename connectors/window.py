@@ -30,9 +30,11 @@ Fetch = Callable[[int, int], tuple[Page, int]]
 
 @dataclass
 class WindowStats:
-    """What reading a window took: requests, and records seen moving or repeating."""
+    """What reading a window took: requests, records read from the margin before the window
+    (``lead``, stored already by the chunk before), and records seen moving or repeating."""
 
     requests: int = 0
+    lead: int = 0
     moves: int = 0
     duplicates: int = 0
     example: str | None = None
@@ -133,6 +135,7 @@ def read_window(
         fresh = fresh[:ask]  # a server that ignores `limit` must not spill into the next chunk
         stats.check(fresh)
         recent.extend(str(item["id"]) for item in fresh)
+        stats.lead += max(0, min(offset, position + len(fresh)) - position)
         position += len(fresh)
         yield fresh
     if stats.duplicates:

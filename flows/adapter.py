@@ -26,6 +26,7 @@ from core.errors import (
 )
 from ledger.models import ChunkStatus, Job, JobStatus, job_outcome
 from ledger.recovery import RunState
+from ledger.render import drift_text
 from tasks.sync_chunk import ChunkSummary
 
 Q, R = JobStatus.QUEUED, JobStatus.RUNNING
@@ -111,6 +112,8 @@ def job_state(job: Job) -> State[Any]:
         f"{job.counts.get(ChunkStatus.COMPLETED, 0)} of {job.total_chunks} chunks completed, "
         f"{job.records_synced:,} records"
     )
+    if job.drift:
+        summary += f"; {drift_text(job)}"
     if job.status is JobStatus.COMPLETED:
         return Completed(message=summary, data=job)
     if job.status is JobStatus.INCOMPLETE:

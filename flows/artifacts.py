@@ -32,7 +32,7 @@ from prefect.artifacts import (
 
 from flows.runtime import logger
 from ledger.models import Chunk, ChunkStatus, Job
-from ledger.render import progress_text, render_tree
+from ledger.render import drift_text, progress_text, render_tree
 
 MAX_TABLE_ROWS = 1_000
 MAX_TREE_CHUNKS = 500
@@ -246,6 +246,9 @@ def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
     ]
     if job.error:
         facts.append(("Error", _md(job.error)))
+    drift = drift_text(job)
+    if drift:
+        facts.append(("Drift", _md(drift.removeprefix("drift: "))))
     if job.parent_id:
         facts.append(("Resumes job", _md(job.parent_id)))
     if job.resumed_by:

@@ -8,16 +8,18 @@ from prefect.futures import as_completed
 from prefect.states import State
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from core.errors import ConfigError
+from core.errors import ConfigError, JobsViewError
 from core.settings import Settings, TaskRunnerKind
 from flows import adapter, runtime
 from flows.artifacts import ChunkProgress, publish_job
 from flows.events import emit_outcome
 from flows.tasks import chunk_task
 from flows.watcher import watch_job
-from ledger.models import ChunkStatus, Job, JobStatus, job_outcome
+from ledger.models import ChunkStatus, Drift, Job, JobStatus, job_outcome
 from ledger.recovery import ancestors
+from ledger.render import drift_text
 from ledger.store import Ledger
+from tasks.verify import drift, stored_records
 
 
 def make_task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -93,14 +95,31 @@ def execute(job: Job, settings: Settings) -> State[Any]:
                 )
                 interrupted = exc
         if interrupted is not None:
-            finish(ledger, job.id, progress, chain)
+            finish(ledger, job.id, progress, chain, settings)
             raise interrupted
-    return finish(ledger, job.id, progress, chain)
+    return finish(ledger, job.id, progress, chain, settings)
 
 
-def finish(ledger: Ledger, job_id: str, progress: ChunkProgress, chain: list[Job]) -> State[Any]:
-    """Settle a job whose chunks have stopped, move the watermark, report the outcome (the
-    artifacts and the event), and return its final Prefect state."""
+def _stored(
+    settings: Settings, job: Job, chain: list[Job], status: JobStatus
+) -> tuple[int | None, dict[str, Drift] | None]:
+    """Distinct records the job stored and, for a completed full sync, its drift."""
+    destination = runtime.destination(settings)
+    try:
+        records = stored_records(destination, job, chain)
+        if status is not JobStatus.COMPLETED:
+            return records, None
+        return records, drift(runtime.source(settings), destination, job, chain)
+    except JobsViewError as exc:
+        runtime.logger().warning("job %s: could not check what it stored: %s", job.id, exc)
+        return None, None
+
+
+def finish(
+    ledger: Ledger, job_id: str, progress: ChunkProgress, chain: list[Job], settings: Settings
+) -> State[Any]:
+    """Settle a job whose chunks have stopped, record what it stored (and any drift), move the
+    watermark, report the outcome (the artifacts and the event), and return its final state."""
     job = ledger.get_job(job_id, with_chunks=False)
     if not job.status.finished:
         open_chunks = job.counts[ChunkStatus.PENDING] + job.counts[ChunkStatus.RUNNING]
@@ -113,7 +132,10 @@ def finish(ledger: Ledger, job_id: str, progress: ChunkProgress, chain: list[Job
         status = job_outcome(
             job.counts, cancelled=job.cancel_requested, job_error=job.error is not None
         )
-        ledger.finish_job(job_id, status)
+        records, found = _stored(settings, job, chain, status)
+        ledger.finish_job(job_id, status, records=records, drift=found)
+        if found:
+            runtime.logger().warning("job %s: %s", job_id, drift_text(ledger.get_job(job_id)))
         if status is JobStatus.COMPLETED:
             # A resume completes its chain: the watermark is when the chain was planned.
             planned_at = (chain or [job])[-1].created_at

@@ -31,6 +31,7 @@ def plan_job(job_id: str) -> Job:
         runtime.source(settings),
         job_id,
         watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
+        max_chunks=settings.max_chunks_per_job,
     )
 
 

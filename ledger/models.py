@@ -96,6 +96,21 @@ def job_outcome(
 
 
 @dataclass(frozen=True, slots=True)
+class Drift:
+    """After a full sync: records the job stored for a resource against the source's total."""
+
+    stored: int
+    source: int
+
+    @property
+    def difference(self) -> int:
+        return self.stored - self.source
+
+    def to_dict(self) -> dict[str, int]:
+        return {"stored": self.stored, "source": self.source, "difference": self.difference}
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     id: str
     tenant: str
@@ -115,6 +130,7 @@ class Job:
     ran_as_full: bool = False
     totals: Mapping[str, int] | None = None
     records_synced: int = 0
+    drift: Mapping[str, Drift] | None = None
     counts: Mapping[ChunkStatus, int] = field(default_factory=empty_counts)
     chunks: tuple[Chunk, ...] | None = None
     resumed_by: tuple[str, ...] = ()
@@ -148,6 +164,9 @@ class Job:
             "ran_as_full": self.ran_as_full,
             "totals": dict(self.totals) if self.totals is not None else None,
             "records_synced": self.records_synced,
+            "drift": (
+                {r: d.to_dict() for r, d in self.drift.items()} if self.drift is not None else None
+            ),
             "counts": {status.value: self.counts.get(status, 0) for status in ChunkStatus},
         }
         if include_chunks and self.chunks is not None:

@@ -11,7 +11,15 @@ from sqlalchemy import Row, func, select
 
 from core.db import retry_db
 from core.errors import InvalidInputError, JobNotFoundError
-from ledger.models import ACTIVE_JOB_STATUSES, Chunk, ChunkStatus, Job, JobStatus, empty_counts
+from ledger.models import (
+    ACTIVE_JOB_STATUSES,
+    Chunk,
+    ChunkStatus,
+    Drift,
+    Job,
+    JobStatus,
+    empty_counts,
+)
 from ledger.schema import chunks, jobs
 from ledger.tenants import TenantStore
 
@@ -250,7 +258,13 @@ def _job(
         cancel_requested=bool(row.cancel_requested),
         ran_as_full=bool(row.ran_as_full),
         totals=row.totals,
-        records_synced=records,
+        # Summed over chunks while the job runs; once it ends, what it really stored.
+        records_synced=records if row.records_stored is None else row.records_stored,
+        drift=(
+            {r: Drift(d["stored"], d["source"]) for r, d in row.drift.items()}
+            if row.drift is not None
+            else None
+        ),
         counts=counts,
         chunks=loaded,
         resumed_by=children,

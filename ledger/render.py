@@ -36,6 +36,17 @@ def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
     return ", ".join([text, *others])
 
 
+def drift_text(job: Job) -> str | None:
+    """``drift: contacts 1,001 stored, 1,000 at the source (+1)``, or None when none was found."""
+    if not job.drift:
+        return None
+    parts = [
+        f"{resource} {d.stored:,} stored, {d.source:,} at the source ({d.difference:+,})"
+        for resource, d in job.drift.items()
+    ]
+    return "drift: " + "; ".join(parts)
+
+
 def window_text(chunk: Chunk) -> str:
     if chunk.limit is None:
         return f"{chunk.resource} {chunk.offset}- (to the end)"
@@ -74,6 +85,9 @@ def job_header(job: Job) -> list[str]:
         lines.append(f"   resumed by {', '.join(job.resumed_by)}")
     if job.error:
         lines.append(f"   error: {job.error}")
+    drift = drift_text(job)
+    if drift:
+        lines.append(f"   {drift}")
     return lines
 
 

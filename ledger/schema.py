@@ -44,6 +44,10 @@ jobs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("ran_as_full", Boolean, nullable=False, default=False),
     Column("totals", JSON, nullable=True),
+    # Set when the job ends: distinct records it stored, and per resource how a full sync's
+    # stored count differs from the source's total at the end.
+    Column("records_stored", Integer, nullable=True),
+    Column("drift", JSON, nullable=True),
     Index("ix_jobs_tenant_created", "tenant", "created_at"),
     Index("ix_jobs_created", "created_at"),
     Index(

@@ -15,6 +15,7 @@ from core.db import get_engine, migrate, retry_db, utcnow
 from core.errors import InvalidInputError, JobConflictError
 from ledger.models import (
     ChunkStatus,
+    Drift,
     Job,
     JobStatus,
 )
@@ -151,10 +152,23 @@ class Ledger(LedgerReader):
             )
 
     @retry_db
-    def finish_job(self, job_id: str, status: JobStatus, error: str | None = None) -> Job:
+    def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        error: str | None = None,
+        *,
+        records: int | None = None,
+        drift: Mapping[str, Drift] | None = None,
+    ) -> Job:
+        """End a job; ``records`` is what it stored, ``drift`` what a full sync found."""
         values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
         if error is not None:
             values["error"] = error
+        if records is not None:
+            values["records_stored"] = records
+        if drift is not None:
+            values["drift"] = {r: {"stored": d.stored, "source": d.source} for r, d in drift.items()}
         self.update_job(job_id, **values)
         return self.get_job(job_id)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chunking import SyncSize, plan_chunks
-from core.errors import JobsViewError
+from core.errors import JobsViewError, PlanTooLargeError
 from core.validation import SyncType
 from ledger.models import Job, JobStatus
 from ledger.store import Ledger
@@ -23,7 +23,28 @@ def resolve_sync_size(
     return flag or ledger.tenant_sync_size(tenant) or ledger.default_sync_size() or default
 
 
-def plan(ledger: Ledger, source: Source, job_id: str, *, watermark_lag: timedelta) -> Job:
+def check_plan_size(totals: list[tuple[str, int]], chunk_size: int, max_chunks: int) -> None:
+    """Refuse, before anything is allocated, a plan of more than ``max_chunks`` chunks."""
+    needed = 0
+    for resource, total in totals:
+        needed += -(-total // chunk_size)
+        if needed > max_chunks:
+            raise PlanTooLargeError(
+                f"{resource} counts {total:,} records at the source, so the job would need "
+                f"{needed:,}+ chunks of {chunk_size:,}, over JOBSVIEW_MAX_CHUNKS_PER_JOB="
+                f"{max_chunks:,}; check the source's `total`, use a larger Sync Size, or raise "
+                "the limit"
+            )
+
+
+def plan(
+    ledger: Ledger,
+    source: Source,
+    job_id: str,
+    *,
+    watermark_lag: timedelta,
+    max_chunks: int = 10_000,
+) -> Job:
     """Record the chunks of a claimed job and mark it running.
 
     A planning error fails the job, which stays in the history with the reason.
@@ -41,6 +62,7 @@ def plan(ledger: Ledger, source: Source, job_id: str, *, watermark_lag: timedelt
         since = {r: marks[r] - watermark_lag for r in resources if r in marks}
         totals = [(r, source.count(job.tenant, r, since.get(r))) for r in resources]
         ledger.update_job(job.id, totals=dict(totals))
+        check_plan_size(totals, job.chunk_size, max_chunks)
         ledger.add_chunks(job.id, plan_chunks(totals, job.chunk_size), since)
         ledger.start_job(job.id, ran_as_full=partial and len(since) < len(resources))
     except JobsViewError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
+
+from connectors.window import WindowStats
 
 
 class Source(Protocol):
@@ -20,7 +22,11 @@ class Source(Protocol):
         limit: int | None,
         updated_since: datetime | None = None,
         should_stop: Callable[[], bool] | None = None,
-    ) -> Iterator[list[dict[str, Any]]]: ...
+        max_records: int | None = None,
+        stats: WindowStats | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """New records of the window, drift-safe; at most ``max_records`` when open-ended."""
+        ...
 
 
 class Destination(Protocol):
@@ -28,4 +34,8 @@ class Destination(Protocol):
 
     def write_chunk(
         self, tenant: str, resource: str, job_id: str, items: Iterable[Mapping[str, Any]]
+    ) -> int: ...
+
+    def count(
+        self, tenant: str, resource: str | None = None, job_ids: Sequence[str] = ()
     ) -> int: ...

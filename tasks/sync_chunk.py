@@ -6,10 +6,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.window import WindowStats
 from core.errors import FatalSourceError, JobsViewError, StopRequested
 from ledger.models import ChunkStatus
 from ledger.store import Ledger
 from tasks.seams import Destination, Source
+
+
+# An open-ended last chunk may read this many chunk sizes before it is taken for a lying source.
+OPEN_ENDED_CHUNKS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +66,30 @@ def run_chunk(
     chunk = ledger.get_chunk(job_id, index)
     if chunk.status is ChunkStatus.COMPLETED:
         return ChunkSummary(index, chunk.status, chunk.records)
+    max_records = None
+    if chunk.limit is None:
+        max_records = OPEN_ENDED_CHUNKS * ledger.get_job(job_id, with_chunks=False).chunk_size
     ledger.chunk_started(job_id, index, worker)
+    stats = WindowStats()
     try:
         # The window is bounded by the chunk size, so buffering it keeps the
         # write atomic without holding a transaction open across HTTP calls.
         items: list[dict[str, Any]] = []
         for page in source.iter_pages(
-            tenant, chunk.resource, chunk.offset, chunk.limit, chunk.updated_since, should_stop
+            tenant,
+            chunk.resource,
+            chunk.offset,
+            chunk.limit,
+            chunk.updated_since,
+            should_stop,
+            max_records=max_records,
+            stats=stats,
         ):
             items.extend(page)
         if should_stop():
             raise StopRequested(f"stopped before writing: {should_stop.reason}")
-        written = destination.write_chunk(tenant, chunk.resource, job_id, items)
+        # The records read from the drift margin were counted by the chunk before.
+        written = destination.write_chunk(tenant, chunk.resource, job_id, items) - stats.lead
     except StopRequested as exc:
         ledger.settle_chunk(job_id, index, ChunkStatus.CANCELLED, str(exc))
         return ChunkSummary(index, ChunkStatus.CANCELLED, note=str(exc))

@@ -189,7 +189,7 @@ def test_cancel_from_the_prefect_api_stops_a_worker_run_cleanly(prod: Platform) 
     # no chunk half-written: what is stored is exactly what the completed chunks report
     stored = {c.index: c.records for c in job.chunks or () if c.status is ChunkStatus.COMPLETED}
     assert stored and sum(stored.values()) == job.records_synced
-    assert prod.destination.count("acme", job_id=job.id) == job.records_synced
+    assert prod.destination.count("acme", job_ids=[job.id]) == job.records_synced
     assert flow_run(run.id).state_type is StateType.CANCELLED
 
 
@@ -320,5 +320,5 @@ def test_served_deployments_run_and_cancel_without_a_work_pool(prod: Platform) -
             client.set_flow_run_state(run.id, Cancelling())
         cancelled = finished_job(prod, run.id)
     assert cancelled.status is JobStatus.CANCELLED
-    assert prod.destination.count("hooli", job_id=cancelled.id) == cancelled.records_synced
+    assert prod.destination.count("hooli", job_ids=[cancelled.id]) == cancelled.records_synced
     assert flow_run(run.id).state_type is StateType.CANCELLED
