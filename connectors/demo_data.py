@@ -1,58 +1,35 @@
-"""Deterministic records for the demo source, generated on the fly from their position.
+"""Deterministic records for the demo source, generated on the fly from a record key.
 
-A collection stores only its size and the positions that ``change()`` touched, so 100k records
-cost nothing until they are read, and two stores built the same way serve the same records.
+Every record has a key: base records are keys ``0 .. n-1`` and each inserted record takes the
+next key ever issued, so keys (and the ids derived from them) are never reused. A collection
+that was never structurally mutated stores only its size (key == position), so 100k records cost
+nothing until read; the first ``delete()`` or mid-order ``insert()`` materialises the list of
+keys in their stable order. Two stores built and mutated the same way serve the same records,
+apart from the ``updated_at`` of changed records (the wall clock).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
+from connectors.demo_records import BASE_TIME, ID_STYLES, IdStyle, RecordId, record, record_id
 from core.validation import validate_resource, validate_tenant
 
-IdStyle = Literal["int", "int-gaps", "str"]
-ID_STYLES: tuple[IdStyle, ...] = ("int", "int-gaps", "str")
-
-# Base record n was last updated at BASE_TIME + n seconds, so base order == updated_at order.
-BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-
-# Values that break naive escaping somewhere between JSON, SQL, HTML and a terminal.
-NAMES = (
-    "Ada Lovelace",
-    "Zoë Ångström 東京 🚀",
-    "Robert'); DROP TABLE records;--",
-    '<script>alert("x")</script> & <b>',
-    'O\'Brien "the quote" Smith',
-    "Back\\slash \\n not a newline",
-    "Tab\tSeparated\tName",
-    "Line one\nLine two\r\nLine three",
-    "Ünïcödé Ñandú Øresund",
-    "مرحبا שלום Привет",
-    "  padded name  ",
-    "emoji 👩‍💻🏳️‍🌈 family 👨‍👩‍👧",
-)
-NOTES = (
-    "plain note",
-    '<script>alert("x")</script> & <b>bold</b> &amp; &lt;',
-    "Robert'); DROP TABLE records;--",
-    "quotes ' \" ` and backslashes \\ \\\\ end",
-    "multi\nline\r\nnote\twith tabs",
-    "Zoë Ångström 東京 🚀",
-    "%s %d {} {0} ${HOME} $(whoami)",
-    "",
-    "null",
-    "a" * 300,
-    "\u200b zero-width and \u202e right-to-left override",
-)
+# before_page(tenant, resource, offset, limit), as the client asked
+PageHook = Callable[[str, str, int, int], None]
 
 
 class UnknownCollectionError(LookupError):
     """No such tenant, or the tenant has no such resource (the app answers 404)."""
+
+
+class PositionError(ValueError):
+    """A position outside the collection, or given twice (the app answers 422)."""
 
 
 @dataclass
@@ -61,12 +38,31 @@ class _Collection:
     id_style: IdStyle
     count: int
     version: int
-    # position -> (updated_at, revision) for records that change() touched or inserted
+    next_key: int  # == count while order is None
+    order: list[int] | None = None  # keys in the stable order, once structurally mutated
+    # key -> (updated_at, revision) for records that were updated or inserted
     touched: dict[int, tuple[datetime, int]] = field(default_factory=dict)
+
+    def ordered_keys(self) -> Sequence[int]:
+        return range(self.count) if self.order is None else self.order
 
 
 class DemoStore:
-    """Tenants and their collections; safe to use from many threads."""
+    """Tenants and their collections; safe to use from many threads.
+
+    Mutations take positions in the current stable order (0-based, before the call):
+    ``update()`` changes records in place, ``insert()`` shifts later records right and
+    ``delete()`` shifts them left. Changed and inserted records get a fresh, strictly increasing
+    ``updated_at``, so ``updated_since`` sees them; deleted records just vanish.
+
+    Id styles: ``int`` (1, 2, 3...), ``int-gaps`` (3, 10, 17...), ``str`` ("c-000000", a few
+    non-ASCII) and ``mixed``, a lying source: the record with key k has id ``k//2 + 1``, an int
+    when k is even and the same digits as a string when k is odd (ids 1, "1", 2, "2"...).
+
+    ``before_page``: an optional ``hook(tenant, resource, offset, limit)`` the demo app calls
+    (with the offset and limit the client asked for) before it serves each authorised page
+    request, in the server thread and holding no lock, so it may call ``delete()`` and the like.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -74,6 +70,7 @@ class DemoStore:
         self._versions = itertools.count(1)  # store-wide, so cache keys never repeat
         self._last_stamp = BASE_TIME
         self._index_cache: dict[tuple[str, str, int, datetime], list[int]] = {}
+        self.before_page: PageHook | None = None
 
     @classmethod
     def default(cls) -> DemoStore:
@@ -93,7 +90,9 @@ class DemoStore:
             validate_resource(resource)
             if count < 0:
                 raise ValueError(f"count for {resource!r} must not be negative, got {count}")
-            collections[resource] = _Collection(resource, id_style, count, next(self._versions))
+            collections[resource] = _Collection(
+                resource, id_style, count, next(self._versions), count
+            )
         with self._lock:
             self._tenants[tenant] = collections
 
@@ -102,27 +101,105 @@ class DemoStore:
         with self._lock:
             return {t: {r: c.count for r, c in cols.items()} for t, cols in self._tenants.items()}
 
+    def update(self, tenant: str, resource: str, positions: Iterable[int]) -> list[RecordId]:
+        """Change the records at ``positions`` in place (same id and position); their ids."""
+        with self._lock:
+            coll = self._collection(tenant, resource)
+            order = coll.ordered_keys()
+            keys = [order[p] for p in _checked(positions, coll.count, tenant, resource)]
+            if not keys:
+                return []
+            for key in keys:
+                _, revision = coll.touched.get(key, (BASE_TIME, 0))
+                coll.touched[key] = (self._next_stamp(), revision + 1)
+            coll.version = next(self._versions)
+            return [_record_id(coll, k) for k in keys]
+
+    def delete(self, tenant: str, resource: str, positions: Iterable[int]) -> list[RecordId]:
+        """Remove the records at ``positions`` (all counted before any goes); their ids."""
+        with self._lock:
+            coll = self._collection(tenant, resource)
+            checked = _checked(positions, coll.count, tenant, resource)
+            if not checked:
+                return []
+            order = _materialise(coll)
+            keys = [order[p] for p in checked]
+            gone = set(checked)
+            coll.order = [k for i, k in enumerate(order) if i not in gone]
+            for key in keys:
+                coll.touched.pop(key, None)
+            coll.count = len(coll.order)
+            coll.version = next(self._versions)
+            return [_record_id(coll, k) for k in keys]
+
+    def insert(self, tenant: str, resource: str, position: int, count: int = 1) -> list[RecordId]:
+        """Insert ``count`` new records, the first at ``position`` (== size appends); ids."""
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        with self._lock:
+            coll = self._collection(tenant, resource)
+            _check_insert(position, coll.count, tenant, resource)
+            if count == 0:
+                return []
+            keys = list(range(coll.next_key, coll.next_key + count))
+            if coll.order is not None or position < coll.count:
+                _materialise(coll)[position:position] = keys
+            # else an append to an unmutated collection: keys stay equal to positions
+            for key in keys:
+                coll.touched[key] = (self._next_stamp(), 0)
+            coll.next_key += count
+            coll.count += count
+            coll.version = next(self._versions)
+            return [_record_id(coll, k) for k in keys]
+
     def change(
         self, tenant: str, resource: str, update: int = 0, insert: int = 0
-    ) -> list[str | int]:
+    ) -> list[RecordId]:
         """Touch ``update`` records (spread evenly) and append ``insert`` new ones; their ids."""
         if update < 0 or insert < 0:
             raise ValueError("update and insert must not be negative")
         with self._lock:
-            coll = self._collection(tenant, resource)
-            if update > coll.count:
-                raise ValueError(f"cannot update {update} of {coll.count} {resource}")
-            updated = [i * coll.count // update for i in range(update)]
-            for position in updated:
-                _, revision = coll.touched.get(position, (BASE_TIME, 0))
-                coll.touched[position] = (self._next_stamp(), revision + 1)
-            inserted = range(coll.count, coll.count + insert)
-            for position in inserted:
-                coll.touched[position] = (self._next_stamp(), 0)
-            coll.count += insert
-            positions = [*updated, *inserted]
-            coll.version = next(self._versions)
-            return [_record_id(coll, p) for p in positions]
+            size = self._collection(tenant, resource).count
+            if update > size:
+                raise ValueError(f"cannot update {update} of {size} {resource}")
+            updated = self.update(tenant, resource, [i * size // update for i in range(update)])
+            return updated + self.insert(tenant, resource, size, insert)
+
+    def apply_changes(
+        self,
+        tenant: str,
+        resource: str,
+        *,
+        delete: Sequence[int] = (),
+        insert_at: tuple[int, int] | None = None,
+        update_at: Sequence[int] = (),
+        update: int = 0,
+        insert: int = 0,
+    ) -> dict[str, list[RecordId]]:
+        """All or nothing, in this order: ``delete``, ``insert_at`` (position, count),
+        ``update_at``, ``update`` (spread evenly), ``insert`` (appended). Each step's positions
+        count in the order the previous steps left. Returns the ids per step and, under
+        ``ids``, all of them in that order."""
+        with self._lock:
+            size = self._collection(tenant, resource).count
+            size -= len(_checked(delete, size, tenant, resource))
+            if insert_at is not None:
+                _check_insert(insert_at[0], size, tenant, resource)
+                if insert_at[1] < 0:
+                    raise ValueError(f"count must not be negative, got {insert_at[1]}")
+                size += insert_at[1]
+            _checked(update_at, size, tenant, resource)
+            if not 0 <= update <= size:
+                raise ValueError(f"cannot update {update} of {size} {resource}")
+            if insert < 0:
+                raise ValueError(f"insert must not be negative, got {insert}")
+            out = {"deleted": self.delete(tenant, resource, delete)}
+            out["inserted"] = self.insert(tenant, resource, *insert_at) if insert_at else []
+            out["updated"] = self.update(tenant, resource, update_at)
+            out["updated"] += self.change(tenant, resource, update=update)
+            out["appended"] = self.insert(tenant, resource, size, insert)
+            out["ids"] = [i for step in out.values() for i in step]
+            return out
 
     def page(
         self,
@@ -135,15 +212,15 @@ class DemoStore:
         """Items ``[offset, offset + limit)`` of the filtered collection, and its size."""
         with self._lock:
             coll = self._collection(tenant, resource)
-            positions = self._positions(tenant, coll, updated_since)
-            window = positions[offset : offset + limit]
-            return [_record(tenant, coll, p) for p in window], len(positions)
+            keys = self._keys(tenant, coll, updated_since)
+            window = keys[offset : offset + limit]
+            return [_record(tenant, coll, k) for k in window], len(keys)
 
     def records(self, tenant: str, resource: str) -> list[dict[str, Any]]:
         """Every current record in the stable order (what a full sync should end with)."""
         with self._lock:
             coll = self._collection(tenant, resource)
-            return [_record(tenant, coll, p) for p in range(coll.count)]
+            return [_record(tenant, coll, k) for k in coll.ordered_keys()]
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -160,53 +237,61 @@ class DemoStore:
         self._last_stamp = max(datetime.now(UTC), self._last_stamp + timedelta(microseconds=1))
         return self._last_stamp
 
-    def _positions(self, tenant: str, coll: _Collection, since: datetime | None) -> Sequence[int]:
+    def _keys(self, tenant: str, coll: _Collection, since: datetime | None) -> Sequence[int]:
         if since is None:
-            return range(coll.count)
+            return coll.ordered_keys()
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        # Untouched records have updated_at = BASE_TIME + position s: those from `first` on match.
+        # Untouched records have updated_at = BASE_TIME + key s: those from `first` on match.
         delta = since - BASE_TIME
         first = 0 if delta <= timedelta(0) else -(-delta // timedelta(seconds=1))
         touched = coll.touched
-        if not touched:
+        if not touched and coll.order is None:
             return range(min(first, coll.count), coll.count)
         key = (tenant, coll.resource, coll.version, since)
         cached = self._index_cache.get(key)
         if cached is not None:
             return cached
-        positions = [
-            p for p in range(coll.count) if (touched[p][0] >= since if p in touched else p >= first)
+        keys = [
+            k
+            for k in coll.ordered_keys()
+            if (touched[k][0] >= since if k in touched else k >= first)
         ]
         if len(self._index_cache) >= 256:
             self._index_cache.clear()
-        self._index_cache[key] = positions
-        return positions
+        self._index_cache[key] = keys
+        return keys
 
 
-def _record_id(coll: _Collection, position: int) -> str | int:
-    if coll.id_style == "int":
-        return position + 1
-    if coll.id_style == "int-gaps":
-        return position * 7 + 3
-    if position % 97 == 41:  # a few non-ASCII string ids
-        return f"ü-{position}"
-    return f"{coll.resource[0]}-{position:06d}"
+def _checked(positions: Iterable[int], size: int, tenant: str, resource: str) -> list[int]:
+    positions = list(positions)
+    bad = [p for p in positions if not 0 <= p < size]
+    if bad:
+        raise PositionError(
+            f"positions {bad[:10]} are out of range: {tenant}/{resource} has {size} records"
+        )
+    if len(set(positions)) != len(positions):
+        raise PositionError(f"positions must not repeat, got {positions[:20]}")
+    return positions
 
 
-def _record(tenant: str, coll: _Collection, position: int) -> dict[str, Any]:
-    stamp, revision = coll.touched.get(position, (None, 0))
-    if stamp is None:
-        base = BASE_TIME + timedelta(seconds=position)
-        updated_at = base.strftime("%Y-%m-%dT%H:%M:%SZ")
-    else:
-        updated_at = stamp.isoformat()
-    note = NOTES[position % len(NOTES)]
-    return {
-        "id": _record_id(coll, position),
-        "updated_at": updated_at,
-        "name": NAMES[(position + revision) % len(NAMES)],
-        "email": f"user{position}+{coll.resource}@{tenant}.example.com",
-        "amount": ((position * 7919 + revision * 104_729) % 1_000_000) / 100,
-        "note": f"{note} (edit {revision})" if revision else note,
-    }
+def _check_insert(position: int, size: int, tenant: str, resource: str) -> None:
+    if not 0 <= position <= size:
+        raise PositionError(
+            f"insert position {position} is out of range: {tenant}/{resource} has {size} "
+            f"records then (0..{size} allowed)"
+        )
+
+
+def _materialise(coll: _Collection) -> list[int]:
+    if coll.order is None:
+        coll.order = list(range(coll.count))
+    return coll.order
+
+
+def _record_id(coll: _Collection, key: int) -> RecordId:
+    return record_id(coll.id_style, coll.resource, key)
+
+
+def _record(tenant: str, coll: _Collection, key: int) -> dict[str, Any]:
+    return record(tenant, coll.resource, coll.id_style, key, coll.touched.get(key))

@@ -6,26 +6,35 @@ Faults are plain mutable dataclasses: tests flip them on a running server
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.demo_lies import (
+    Drip,
+    DuplicateRule,
+    HugeRecord,
+    PageRule,
+    dumps,
+    duplicate,
+    page_response,
+)
+
 MalformedKind = Literal["not-json", "missing-items", "missing-total", "bad-items"]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 @dataclass
-class MalformedRule:
+class MalformedRule(PageRule):
     """Serve a broken 200 for ``resource`` at ``offset``: always, or for the first ``times``."""
 
     resource: str
@@ -33,20 +42,6 @@ class MalformedRule:
     times: Annotated[int, Field(ge=1)] | None = None
     kind: MalformedKind = "not-json"
     tenant: str | None = None  # None: any tenant
-
-    def __post_init__(self) -> None:
-        self.hits = 0  # not a field: how many broken pages this rule has served
-
-    def take(self, tenant: str, resource: str, offset: int) -> bool:
-        """True (and counted) when this request should get a broken page."""
-        if (resource, offset) != (self.resource, self.offset):
-            return False
-        if self.tenant is not None and tenant != self.tenant:
-            return False
-        if self.times is not None and self.hits >= self.times:
-            return False
-        self.hits += 1
-        return True
 
 
 @dataclass
@@ -62,6 +57,20 @@ class DemoFaults:
     of a tenant were let through in the last ``rps_window`` seconds, the source answers 429 with
     ``Retry-After: retry_after``. Refused requests do not count: a client that keeps asking gets
     more 429s but does not lock itself out, and only a client that slows down sees fewer.
+
+    Lies (all off by default; "offset" is the one the client asked for unless said otherwise):
+    ``ignore_offset``: every page is served as if ``offset`` were 0.
+    ``lie_total``: report this ``total`` on every page instead of the real one.
+    ``duplicate_ids``: ``DuplicateRule(resource, offset, times=None, tenant=None, index=0)``:
+    in that page, item ``index + 1`` is replaced by a copy of item ``index``.
+    ``huge_record``: ``HugeRecord(resource, offset, bytes, tenant=None)``: the record at
+    position ``offset`` of the served order gets a ``"blob": "xxx..."`` field making its JSON
+    about ``bytes`` long; the body is streamed, never built whole.
+    ``drip``: ``Drip(chunk_bytes=64, interval_ms=500, resource=None, offset=None, tenant=None)``:
+    good pages (not errors, not ``/_demo``) are sent ``chunk_bytes`` at a time with a pause of
+    ``interval_ms`` between pieces, so one page is slow but the connection is never idle longer.
+    Ids that collide as text (1 and "1") are a tenant's ``id_style="mixed"``, see ``DemoStore``.
+    Rules with ``times`` doctor only the first ``times`` matching pages; ``hits`` counts them.
     """
 
     token: str | None = field(default=None, repr=False)
@@ -75,6 +84,11 @@ class DemoFaults:
     seed: int | None = None
     max_rps: Annotated[float, Field(gt=0.0)] | None = None
     rps_window: Annotated[float, Field(gt=0.0, le=60.0)] = 1.0
+    ignore_offset: bool = False
+    lie_total: Annotated[int, Field(ge=0)] | None = None
+    duplicate_ids: list[DuplicateRule] = field(default_factory=list)
+    huge_record: HugeRecord | None = None
+    drip: Drip | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -111,6 +125,25 @@ class DemoFaults:
                 return rule.kind
         return None
 
+    def page_response(
+        self,
+        tenant: str,
+        resource: str,
+        offset: int,
+        first: int,
+        items: list[dict[str, Any]],
+        total: int,
+    ) -> Response:
+        """A good page, with the lies that apply: ``offset`` was asked for, ``first`` served."""
+        for rule in self.duplicate_ids:
+            if rule.take(tenant, resource, offset):
+                items = duplicate(items, rule.index)
+                break
+        huge = self.huge_record
+        huge_at = huge.index_in(tenant, resource, first, len(items)) if huge else None
+        drip = self.drip if self.drip and self.drip.applies(tenant, resource, offset) else None
+        return page_response(items, total, huge_at, huge.bytes if huge else 0, drip)
+
     def replace_with(self, other: DemoFaults) -> None:
         """Become ``other`` in place, so references held elsewhere see the change."""
         for f in fields(self):
@@ -118,14 +151,19 @@ class DemoFaults:
         self._rng, self._rng_seed = random.Random(self.seed), self.seed
 
     def public(self) -> dict[str, Any]:
-        """The faults as JSON, with the token masked."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "malformed"}
+        """The faults as JSON, with the token masked and how often each rule has fired."""
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
         data["token"] = "***" if self.token else None
-        data["malformed"] = [
-            {**{f.name: getattr(r, f.name) for f in fields(r)}, "hits": r.hits}
-            for r in self.malformed
-        ]
         return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: getattr(value, f.name) for f in fields(value)}
+        return {**data, "hits": value.hits} if isinstance(value, PageRule) else data
+    return value
 
 
 class DemoStats:
@@ -211,8 +249,7 @@ class StatsMiddleware:
 def json_response(
     content: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code, headers, media_type="application/json")
+    return Response(dumps(content), status_code, headers, media_type="application/json")
 
 
 def broken_page(kind: MalformedKind, items: list[dict[str, Any]], total: int) -> Response:

@@ -12,7 +12,12 @@ Admin endpoints (no auth; for tests, benchmarks and demos):
     PUT  /_demo/faults                                 replace the faults (DemoFaults as JSON)
     GET  /_demo/tenants                                record counts per tenant and resource
     POST /_demo/tenants                                {"tenant", "counts": {res: n}, "id_style"}
-    POST /_demo/tenants/{tenant}/{resource}/changes    {"update": n, "insert": m} → touched ids
+    POST /_demo/tenants/{tenant}/{resource}/changes    see below → {"ids": [...], ...}
+
+Changes, all or nothing, each step counting positions in the order the previous one left:
+``{"delete": [pos], "insert_at": {"position": p, "count": n}, "update_at": [pos], "update": n,
+"insert": m}`` (any of them) → ``{"deleted", "inserted", "updated", "appended", "ids": all}``;
+404 for an unknown collection, 422 for a position out of range.
 """
 
 from __future__ import annotations
@@ -42,12 +47,17 @@ from connectors.demo_faults import (
     broken_page,
     json_response,
 )
+from connectors.demo_lies import Drip, DuplicateRule, HugeRecord
 from core.errors import InvalidInputError
 
 __all__ = [
     "DemoFaults",
     "DemoSourceServer",
     "DemoStats",
+    "DemoStore",
+    "Drip",
+    "DuplicateRule",
+    "HugeRecord",
     "MalformedRule",
     "create_app",
     "serve_forever",
@@ -60,9 +70,20 @@ class TenantIn(BaseModel):
     id_style: IdStyle = "int"
 
 
+Position = Annotated[int, Field(ge=0)]
+
+
+class InsertAtIn(BaseModel):
+    position: Position
+    count: Annotated[int, Field(ge=0, le=10_000_000)] = 1
+
+
 class ChangesIn(BaseModel):
     update: Annotated[int, Field(ge=0)] = 0
     insert: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    delete: list[Position] = []
+    insert_at: InsertAtIn | None = None
+    update_at: list[Position] = []
 
 
 def create_app(store: DemoStore | None = None, faults: DemoFaults | None = None) -> FastAPI:
@@ -92,10 +113,13 @@ def create_app(store: DemoStore | None = None, faults: DemoFaults | None = None)
                 raise HTTPException(
                     401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"}
                 )
+        if store.before_page is not None:  # outside the store's lock: it may change the store
+            store.before_page(tenant, resource, offset, limit)
+        first = 0 if faults.ignore_offset else offset
         try:
             # Reads first, so that a 404 stays a 404 whatever the dice say.
             limit_now = min(limit, faults.page_cap) if faults.page_cap else limit
-            items, total = store.page(tenant, resource, offset, limit_now, updated_since)
+            items, total = store.page(tenant, resource, first, limit_now, updated_since)
         except UnknownCollectionError as exc:
             raise HTTPException(404, str(exc)) from None
         if not faults.admit(tenant):
@@ -120,10 +144,12 @@ def create_app(store: DemoStore | None = None, faults: DemoFaults | None = None)
             return DroppedResponse()
         if faults.slow_ms:
             await asyncio.sleep(faults.slow_ms / 1000)
+        if faults.lie_total is not None:
+            total = faults.lie_total
         kind = faults.take_malformed(tenant, resource, offset)
         if kind is not None:
             return broken_page(kind, items, total)
-        return json_response({"items": items, "total": total})
+        return faults.page_response(tenant, resource, offset, first, items, total)
 
     @app.get("/_demo/stats", tags=["demo admin"])
     async def get_stats() -> dict[str, Any]:
@@ -157,13 +183,14 @@ def create_app(store: DemoStore | None = None, faults: DemoFaults | None = None)
 
     @app.post("/_demo/tenants/{tenant}/{resource}/changes", tags=["demo admin"])
     async def change(tenant: str, resource: str, body: ChangesIn) -> dict[str, Any]:
+        insert_at = (body.insert_at.position, body.insert_at.count) if body.insert_at else None
         try:
-            ids = app.state.store.change(tenant, resource, body.update, body.insert)
+            steps = body.model_dump(exclude={"insert_at"})
+            return app.state.store.apply_changes(tenant, resource, insert_at=insert_at, **steps)
         except UnknownCollectionError as exc:
             raise HTTPException(404, str(exc)) from None
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        return {"ids": ids}
 
     return app
 

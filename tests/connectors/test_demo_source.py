@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,6 +14,7 @@ import pytest
 from chunking import plan_chunks
 from connectors.demo_data import BASE_TIME, DemoStore
 from connectors.demo_faults import DemoFaults, MalformedRule
+from connectors.demo_lies import Drip, DuplicateRule, HugeRecord
 from connectors.demo_source import DemoSourceServer
 from connectors.retry import RetryPolicy
 from connectors.source import RestSource
@@ -133,6 +135,70 @@ def test_unknown_tenant_or_resource_is_404(client: httpx.Client, path: str) -> N
 )
 def test_bad_parameters_are_422(client: httpx.Client, params: dict[str, str | int]) -> None:
     assert client.get("/tenants/acme/contacts", params=params).status_code == 422
+
+
+def test_mid_order_changes_through_the_admin_endpoint(
+    client: httpx.Client, demo_source: DemoSourceServer
+) -> None:
+    url = "/_demo/tenants/acme/deals/changes"
+    before = demo_source.store.records("acme", "deals")
+    response = client.post(url, json={"delete": [0, 5], "insert_at": {"position": 1, "count": 2}})
+    assert response.status_code == 200
+    assert response.json() == {
+        "deleted": [1, 6],
+        "inserted": [1_201, 1_202],
+        "updated": [],
+        "appended": [],
+        "ids": [1, 6, 1_201, 1_202],
+    }
+    ids = [i["id"] for i in get_page(client, "/tenants/acme/deals", limit=6).json()["items"]]
+    assert ids == [2, 1_201, 1_202, 3, 4, 5]
+    assert client.post(url, json={"update_at": [1]}).json()["updated"] == [1_201]
+    assert client.get("/_demo/tenants").json()["acme"]["deals"] == 1_200
+    after = demo_source.store.records("acme", "deals")
+    assert [after[0], *after[3:]] == [r for i, r in enumerate(before) if i not in {0, 5}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"delete": [1_200]}, 422, "out of range"),
+        ({"delete": [2, 2]}, 422, "must not repeat"),
+        ({"delete": [-1]}, 422, "greater than or equal to 0"),
+        ({"delete": [0], "insert_at": {"position": 1_200}}, 422, "out of range"),
+        ({"update_at": [1_200]}, 422, "out of range"),
+        ({"insert_at": {"count": 1}}, 422, "position"),
+    ],
+)
+def test_bad_mid_order_changes_change_nothing(
+    client: httpx.Client, body: dict[str, Any], status: int, message: str
+) -> None:
+    response = client.post("/_demo/tenants/acme/deals/changes", json=body)
+    assert response.status_code == status and message in response.text
+    assert client.get("/_demo/tenants").json()["acme"]["deals"] == 1_200
+    missing = client.post("/_demo/tenants/acme/nope/changes", json={"delete": [0]})
+    assert missing.status_code == 404 and "acme/nope" in missing.json()["detail"]
+
+
+def test_before_page_hook_changes_the_source_mid_read(
+    client: httpx.Client, demo_source: DemoSourceServer
+) -> None:
+    calls: list[tuple[str, str, int, int]] = []
+    deleted: list[object] = []
+
+    def hook(tenant: str, resource: str, offset: int, limit: int) -> None:
+        calls.append((tenant, resource, offset, limit))
+        if (resource, offset) == ("contacts", 200) and not deleted:
+            deleted.extend(demo_source.store.delete(tenant, resource, [50]))
+
+    demo_source.store.before_page = hook
+    demo_source.faults.page_cap = 100
+    pages = [get_page(client, offset=o, limit=150).json() for o in (0, 100, 200, 200)]
+    assert [p["total"] for p in pages] == [2_500, 2_500, 2_499, 2_499]
+    assert deleted == [51] and pages[2]["items"][0]["id"] == 202  # shifted left by one
+    assert calls == [("acme", "contacts", o, 150) for o in (0, 100, 200, 200)]
+    get_page(client, "/tenants/nope/contacts")  # called for unknown collections too
+    assert calls[-1] == ("nope", "contacts", 0, 100)
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -262,6 +328,112 @@ def test_server_stops_cleanly() -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/_demo/stats")
     server.stop()  # idempotent
+
+
+# -- lies ---------------------------------------------------------------------------------------
+
+
+def test_ignore_offset(client: httpx.Client, demo_source: DemoSourceServer) -> None:
+    demo_source.faults.ignore_offset = True
+    body = get_page(client, offset=500, limit=3).json()
+    assert [i["id"] for i in body["items"]] == [1, 2, 3] and body["total"] == 2_500
+
+
+def test_lie_total(client: httpx.Client, demo_source: DemoSourceServer) -> None:
+    client.put("/_demo/faults", json={"lie_total": 10**12})
+    body = get_page(client, offset=10, limit=2).json()
+    assert body["total"] == 10**12 and [i["id"] for i in body["items"]] == [11, 12]
+    assert client.put("/_demo/faults", json={"lie_total": -1}).status_code == 422
+
+
+def test_duplicate_ids(client: httpx.Client, demo_source: DemoSourceServer) -> None:
+    rule = {"resource": "contacts", "offset": 100, "index": 3, "times": 1}
+    assert client.put("/_demo/faults", json={"duplicate_ids": [rule]}).status_code == 200
+    assert demo_source.faults.duplicate_ids == [DuplicateRule("contacts", 100, 1, index=3)]
+    items = get_page(client, offset=100, limit=10).json()["items"]
+    assert [i["id"] for i in items] == [101, 102, 103, 104, 104, 106, 107, 108, 109, 110]
+    assert items[4] == items[3]
+    short = get_page(client, offset=100, limit=3).json()["items"]  # the rule fired once
+    assert [i["id"] for i in short] == [101, 102, 103]
+    assert get_page(client, offset=100, limit=10).json()["items"][4]["id"] == 105  # times=1
+    assert client.get("/_demo/faults").json()["duplicate_ids"][0]["hits"] == 1
+    demo_source.faults.duplicate_ids = [DuplicateRule("deals", 0, tenant="initech")]
+    assert get_page(client, "/tenants/acme/deals", limit=2).json()["items"][1]["id"] == 2
+    items = get_page(client, "/tenants/initech/deals", limit=2).json()["items"]
+    assert items[0] == items[1]
+
+
+def test_mixed_ids_over_http(client: httpx.Client) -> None:
+    created = client.post(
+        "/_demo/tenants", json={"tenant": "liar", "counts": {"contacts": 4}, "id_style": "mixed"}
+    )
+    assert created.status_code == 201
+    items = get_page(client, "/tenants/liar/contacts").json()["items"]
+    assert [i["id"] for i in items] == [1, "1", 2, "2"]
+
+
+def test_huge_record_is_streamed(client: httpx.Client, demo_source: DemoSourceServer) -> None:
+    size = 3_000_000
+    huge = {"resource": "contacts", "offset": 105, "bytes": size}
+    assert client.put("/_demo/faults", json={"huge_record": huge}).status_code == 200
+    assert demo_source.faults.huge_record == HugeRecord("contacts", 105, size)
+    records = demo_source.store.records("acme", "contacts")
+    response = get_page(client, offset=100, limit=10)
+    assert int(response.headers["content-length"]) == len(response.content)
+    items = response.json()["items"]
+    blob = items[5].pop("blob")
+    assert set(blob) == {"x"} and items == records[100:110]
+    record = json.dumps({**items[5], "blob": blob}, ensure_ascii=False, separators=(",", ":"))
+    assert abs(len(record.encode()) - size) < 10
+    assert "blob" not in get_page(client, offset=106).text  # wherever the page starts
+    assert len(get_page(client, offset=0, limit=200).content) > size
+    assert "blob" not in get_page(client, "/tenants/acme/deals", offset=100).text
+    assert (
+        client.put("/_demo/faults", json={"huge_record": {**huge, "bytes": 0}}).status_code == 422
+    )
+
+
+def test_drip_is_slow_but_never_idle(demo_source: DemoSourceServer) -> None:
+    with httpx.Client(base_url=demo_source.url, timeout=0.5) as client:
+        plain = get_page(client, limit=6).content
+        drip = {"chunk_bytes": 64, "interval_ms": 100, "resource": "contacts"}
+        assert client.put("/_demo/faults", json={"drip": drip}).status_code == 200
+        assert demo_source.faults.drip == Drip(64, 100, "contacts")
+        started = time.monotonic()
+        dripped = get_page(client, limit=6)  # the 0.5 s read timeout never fires
+        elapsed = time.monotonic() - started
+        pieces = -(-len(plain) // 64)
+        assert dripped.content == plain and pieces > 15
+        assert elapsed >= (pieces - 1) * 0.1 * 0.95
+        started = time.monotonic()
+        assert get_page(client, "/tenants/acme/deals", limit=6).status_code == 200
+        assert client.get("/_demo/faults").json()["drip"]["chunk_bytes"] == 64
+        assert time.monotonic() - started < 0.5  # other resources and /_demo are not dripped
+        bad = client.put("/_demo/faults", json={"drip": {"chunk_bytes": 0}})
+        assert bad.status_code == 422
+
+
+def test_drip_by_offset_with_a_huge_record(demo_source: DemoSourceServer) -> None:
+    faults = demo_source.faults
+    faults.drip = Drip(chunk_bytes=200_000, interval_ms=100, offset=0)
+    faults.huge_record = HugeRecord("contacts", 1, 1_000_000)
+    with httpx.Client(base_url=demo_source.url, timeout=0.5) as client:
+        started = time.monotonic()
+        response = get_page(client, limit=3)
+        assert time.monotonic() - started >= 0.4  # five pieces, four pauses
+        assert len(response.json()["items"][1]["blob"]) > 990_000
+        started = time.monotonic()
+        assert get_page(client, offset=1, limit=3).status_code == 200
+        assert time.monotonic() - started < 0.4
+
+
+def test_drip_stops_when_the_client_goes() -> None:
+    server = DemoSourceServer(faults=DemoFaults(drip=Drip(64, 1_000))).start()
+    with httpx.stream("GET", server.url + "/tenants/acme/contacts") as response:
+        assert len(next(response.iter_raw())) == 64
+    started = time.monotonic()
+    server.stop()  # would wait for the dripping page otherwise
+    assert time.monotonic() - started < 1.5
 
 
 # -- RestSource against the demo source -----------------------------------------------------------
