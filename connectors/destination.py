@@ -77,9 +77,7 @@ class Destination:
             ) from exc
         return len(rows)
 
-    def count(
-        self, tenant: str, resource: str | None = None, job_ids: Sequence[str] = ()
-    ) -> int:
+    def count(self, tenant: str, resource: str | None = None, job_ids: Sequence[str] = ()) -> int:
         """Stored records of a tenant (of one resource; last written by one of ``job_ids``)."""
         query = select(func.count()).select_from(records).where(records.c.tenant == tenant)
         if resource:

@@ -77,9 +77,22 @@ def read_window(
     recent: deque[str] = deque(maxlen=margin + 1)
     shifted = 0  # records seen moving right, which a source ignoring `offset` seems to do
 
+    previous: tuple[int, Any, int] | None = None  # the last page's offset, first id and size
+
     def get(at: int, ask: int) -> tuple[Page, int]:
+        nonlocal previous
         stats.requests += 1
-        return fetch(at, ask)
+        items, total = fetch(at, ask)
+        first = items[0].get("id") if items else None
+        if previous and items and at != previous[0] and first == previous[1] and previous[2] > 1:
+            raise InconsistentPagesError(
+                f"the pages at offsets {previous[0]} and {at} start with the same record: "
+                "the source may ignore `offset`",
+                offset=at,
+                **ctx,
+            )
+        previous = (at, first, len(items))
+        return items, total
 
     while end is None or position < end:
         if max_records is not None and end is None and position - offset >= max_records:
@@ -142,15 +155,20 @@ def read_window(
         raise InconsistentPagesError(
             f"{stats.duplicates} duplicate record id{'s' if stats.duplicates != 1 else ''} "
             f"in the chunk's window (e.g. {stats.example!r}): the source repeated records, "
-            "so others may be missing, or its ids collide as text (1 and \"1\")",
+            'so others may be missing, or its ids collide as text (1 and "1")',
             offset=offset,
             **ctx,
         )
 
 
 def _latest(items: Page, recent: deque[str]) -> int | None:
-    """The index in ``items`` of the most recently read id that is still there."""
-    places = {str(item.get("id")): n for n, item in enumerate(items)}
+    """The index in ``items`` of the most recently read id that is still there.
+
+    The first place an id appears: a copy of the anchor right after it is a repeat to report.
+    """
+    places: dict[str, int] = {}
+    for n, item in enumerate(items):
+        places.setdefault(str(item.get("id")), n)
     for key in reversed(recent):
         if key in places:
             return places[key]

@@ -168,7 +168,9 @@ class Ledger(LedgerReader):
         if records is not None:
             values["records_stored"] = records
         if drift is not None:
-            values["drift"] = {r: {"stored": d.stored, "source": d.source} for r, d in drift.items()}
+            values["drift"] = {
+                r: {"stored": d.stored, "source": d.source} for r, d in drift.items()
+            }
         self.update_job(job_id, **values)
         return self.get_job(job_id)
 

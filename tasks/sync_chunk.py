@@ -12,7 +12,6 @@ from ledger.models import ChunkStatus
 from ledger.store import Ledger
 from tasks.seams import Destination, Source
 
-
 # An open-ended last chunk may read this many chunk sizes before it is taken for a lying source.
 OPEN_ENDED_CHUNKS = 10
 

@@ -34,3 +34,8 @@ def make_items(n: int, start: int = 0, **fields: Any) -> list[dict[str, Any]]:
         {"id": i, "updated_at": f"2026-01-01T00:00:{i % 60:02d}+00:00", "name": f"r{i}", **fields}
         for i in range(start, start + n)
     ]
+
+
+def unique(prefix: str) -> str:
+    """A tenant name of its own: the Prefect server, and its artifact keys, span the session."""
+    return f"{prefix}_{uuid.uuid4().hex[:6]}"

@@ -558,7 +558,7 @@ def test_a_record_over_the_limit_fails_its_chunk(make_source: Callable[..., Rest
         return httpx.Response(200, json={"items": items[:limit], "total": 40})
 
     source = make_source(handler, page_size=20, max_record_bytes=1_000)
-    with pytest.raises(RecordTooLargeError, match="record 7 is 1,5[0-9]{2} bytes") as info:
+    with pytest.raises(RecordTooLargeError, match=r"record 7 is 1,5[0-9]{2} bytes") as info:
         list(source.iter_pages("acme", "contacts", 0, None))
     assert info.value.offset == 7 and not info.value.retryable
 
@@ -589,7 +589,7 @@ def test_a_stop_ends_a_dripping_request_at_once(make_source: Callable[..., RestS
 
 def test_a_request_has_a_total_deadline(make_source: Callable[..., RestSource]) -> None:
     source = make_source(lambda r: httpx.Response(200, stream=Drip()), timeout=0.1)
-    with pytest.raises(TransientSourceError, match="no complete answer within 0.4s"):
+    with pytest.raises(TransientSourceError, match=r"no complete answer within 0\.4s"):
         source.count("acme", "contacts")
     assert source.stats.requests == 4
 

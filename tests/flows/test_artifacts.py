@@ -31,6 +31,7 @@ from flows.artifacts import ChunkProgress, artifact_key, summary_markdown, table
 from ledger import Chunk, ChunkStatus, Job, JobStatus
 from ledger.models import empty_counts
 from ledger.recovery import request_cancel
+from tests.factories import unique
 from tests.support import SyncEnv
 
 # Artifacts do not depend on the ledger's database: test_sync_job covers both databases.
@@ -44,11 +45,6 @@ def run(tenant: str, sync_type: str = "full", sync_size: str | None = None, **kw
     )
     result = state.result(raise_on_failure=False)
     return result.job if hasattr(result, "job") else result
-
-
-def unique(prefix: str) -> str:
-    """A tenant name of its own: the Prefect server, and its artifact keys, span the session."""
-    return f"{prefix}_{uuid.uuid4().hex[:6]}"
 
 
 def artifacts_of(job: Job, kinds: Iterable[str] = KINDS) -> dict[str, Artifact]:
@@ -158,7 +154,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
     sync_env.source.store.add_tenant(tenant, {"contacts": 2_500, "deals": 1_200})
     sync_env.set(chunk_retries=1)
     sync_env.source.faults.malformed = [
-        MalformedRule(resource="contacts", offset=500, kind="missing-items")
+        MalformedRule(resource="contacts", offset=400, kind="missing-items")  # chunk 2
     ]
     job = run(tenant, sync_size="medium")
     assert job.status is JobStatus.INCOMPLETE and job.total_chunks == 8

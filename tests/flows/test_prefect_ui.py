@@ -87,7 +87,7 @@ def test_completed_job(sync_env: SyncEnv) -> None:
 @SQLITE_ONLY
 def test_incomplete_job_is_never_green(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=0)
-    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=500)]
+    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=400)]  # chunk 2
     job = outcome(sync_job(tenant="acme", sync_type="full", sync_size="medium", return_state=True))
     assert job.status is JobStatus.INCOMPLETE and job.counts[ChunkStatus.FAILED] == 1
     assert_prefect_tells_the_truth(job)

@@ -46,7 +46,9 @@ def test_transient_faults_still_complete_exactly(sync_env: SyncEnv) -> None:
 
 def test_persistent_malformed_page_then_resume_makes_it_exact(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=1)
-    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    sync_env.source.faults.malformed = [
+        MalformedRule(resource="deals", offset=400)
+    ]  # chunk 2 reads from 400: a margin early
     first = outcome(sync_job(tenant="acme", sync_type="full", return_state=True))
     assert first.status is JobStatus.INCOMPLETE
     assert [(c.index, c.status) for c in first.chunks if c.status is not ChunkStatus.COMPLETED] == [
@@ -74,7 +76,7 @@ def test_persistent_malformed_page_then_resume_makes_it_exact(sync_env: SyncEnv)
 
 def test_open_ended_window_stays_open_ended_on_resume(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=0)
-    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=2000, times=1)]
+    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=1900, times=1)]
     first = outcome(sync_job(tenant="acme", sync_type="full", return_state=True))
     assert first.status is JobStatus.INCOMPLETE
     sync_env.source.store.change("acme", "contacts", insert=7)  # appended after planning

@@ -93,7 +93,7 @@ def test_prefect_names_tags_and_states(sync_env: SyncEnv) -> None:
 
 def test_a_resume_is_a_sync_job_run_named_and_tagged_like_the_rest(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=0)
-    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=100, times=1)]
+    sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=99, times=1)]
     first = run(tenant="globex", sync_size="small")
     assert first.status is JobStatus.INCOMPLETE
     resumed = resume_job(first.id)
@@ -132,7 +132,7 @@ def test_the_source_token_can_come_from_a_prefect_secret_block(sync_env: SyncEnv
 def test_malformed_page_fails_that_chunk_and_the_job_is_incomplete(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=1)
     sync_env.source.faults.malformed = [
-        MalformedRule(resource="contacts", offset=500, kind="missing-items")
+        MalformedRule(resource="contacts", offset=400, kind="missing-items")  # chunk 2
     ]
     with pytest.raises(JobIncompleteError) as info:
         sync_job(tenant="acme", sync_type="full", sync_size="medium")

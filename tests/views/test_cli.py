@@ -62,7 +62,9 @@ def test_run_json_is_one_document_and_exit_0(sync_env: SyncEnv) -> None:
 
 def test_incomplete_run_exits_3_with_json(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=0)
-    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    sync_env.source.faults.malformed = [
+        MalformedRule(resource="deals", offset=400)
+    ]  # chunk 2 reads from 400: a margin early
     code, out, err = cli("run", "--tenant", "acme", "--type", "full", "--json")
     assert code == 3
     job = json.loads(out)

@@ -369,7 +369,9 @@ def test_screenshots(
     """A job with a failed chunk (a malformed page, no retries), the list, the settings."""
     shots = SCREENSHOTS_TO or tmp_path
     sync_env.source.faults.slow_ms = 20
-    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    sync_env.source.faults.malformed = [
+        MalformedRule(resource="deals", offset=400)
+    ]  # chunk 2 reads from 400: a margin early
     sync_env.set(chunk_retries=0)
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
