@@ -14,7 +14,6 @@ from flows import adapter, runtime
 from flows.artifacts import ChunkProgress, publish_job
 from flows.events import emit_outcome
 from flows.tasks import chunk_task
-from flows.watcher import watch_job
 from ledger.models import ChunkStatus, Drift, Job, JobStatus, job_outcome
 from ledger.recovery import ancestors
 from ledger.render import drift_text
@@ -67,11 +66,7 @@ def execute(job: Job, settings: Settings) -> State[Any]:
         interrupted: BaseException | None = None
         # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
         total = (chain or [planned])[-1].total_chunks
-        with (
-            watch_job(ledger, job.id, planned.flow_run_id, settings.stale_after_seconds / 4),
-            make_task_runner(settings) as runner,
-            progress,
-        ):
+        with make_task_runner(settings) as runner, progress:
             try:
                 futures = runner.map(
                     task,  # type: ignore[arg-type]

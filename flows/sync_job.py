@@ -24,6 +24,7 @@ from flows.execute import execute
 from flows.prefect_api import flow_run_state, job_tags, tag_flow_run
 from flows.pressure import ensure_rate_limit
 from flows.tasks import plan_job
+from flows.watcher import heartbeat_every, watch_job
 from ledger.render import describe_previous
 
 
@@ -56,7 +57,11 @@ class SyncJobFlow(Flow[..., Any]):
         job = claim(ledger, settings, flow_run_state, **params)
         params["job_id"] = job.id
         try:
-            with tags(*job_tags(job.tenant, job.sync_type, job.parent_id)):
+            # The heartbeat starts at the claim: the flow run's own watch joins this one.
+            with (
+                watch_job(ledger, job.id, None, heartbeat_every(settings)),
+                tags(*job_tags(job.tenant, job.sync_type, job.parent_id)),
+            ):
                 result = super().__call__(return_state=return_state, wait_for=wait_for, **params)
         except BaseException as exc:
             release_unstarted(ledger, job.id, f"{type(exc).__name__}: {exc}")
@@ -107,15 +112,18 @@ def sync_job(
     except (JobConflictError, JobStateError) as exc:
         log.warning("refused: %s", exc)
         return adapter.refused_state(exc)
-    ledger.update_job(job.id, flow_run_id=str(flow_run.id))
-    wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
-    tag_flow_run(wanted)  # a deployment run, or an automation's resume, lacks some
-    previous = ledger.previous_job(job.tenant, job.sync_type, before=job.id)
-    log.info(describe_previous(previous, job.tenant, job.sync_type))
-    if settings.source_rate_limit:
-        ensure_rate_limit(job.tenant, settings.source_rate_limit)
-    with tags(*wanted):
-        return execute(plan_job(job.id), settings)
+    run_id = str(flow_run.id)
+    # Beats from the claim (a deployment run's) until the flow ends, planning included.
+    with watch_job(ledger, job.id, run_id, heartbeat_every(settings)):
+        ledger.update_job(job.id, flow_run_id=run_id)
+        wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
+        tag_flow_run(wanted)  # a deployment run, or an automation's resume, lacks some
+        previous = ledger.previous_job(job.tenant, job.sync_type, before=job.id)
+        log.info(describe_previous(previous, job.tenant, job.sync_type))
+        if settings.source_rate_limit:
+            ensure_rate_limit(job.tenant, settings.source_rate_limit)
+        with tags(*wanted):
+            return execute(plan_job(job.id), settings)
 
 
 def resume_job(job_id: str, *, new_id: str | None = None, return_state: bool = False) -> Any:

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from core.errors import JobsViewError
+from core.errors import JobStateError, JobsViewError
 from core.settings import Settings
 from flows import adapter, runtime
 from ledger.models import Job
@@ -24,15 +24,28 @@ from tasks.sync_chunk import ChunkSummary, run_chunk
 
 @task(name="plan-job", task_run_name="plan-job", cache_policy=NO_CACHE)
 def plan_job(job_id: str) -> Job:
-    """Count each resource through the API and record the chunks (or copy a parent's)."""
+    """Count each resource through the API and record the chunks (or copy a parent's).
+
+    A job settled behind the run's back while it planned is returned as it is, with one
+    clear line in the run's log, so the flow ends by its status instead of a traceback.
+    """
     settings = runtime.settings()
-    return plan(
-        runtime.ledger(settings),
-        runtime.source(settings),
-        job_id,
-        watermark_lag=timedelta(seconds=settings.watermark_lag_seconds),
-        max_chunks=settings.max_chunks_per_job,
-    )
+    ledger = runtime.ledger(settings)
+    lag = timedelta(seconds=settings.watermark_lag_seconds)
+    try:
+        return plan(
+            ledger,
+            runtime.source(settings),
+            job_id,
+            watermark_lag=lag,
+            max_chunks=settings.max_chunks_per_job,
+        )
+    except JobStateError as exc:
+        job = ledger.get_job(job_id, with_chunks=False)
+        if not job.status.finished:
+            raise  # another run has it: not this run's to settle
+        runtime.logger().warning("%s", exc)
+        return job
 
 
 def should_retry(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:

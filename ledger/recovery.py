@@ -94,13 +94,16 @@ def reconcile(
     still has it active, or when its heartbeat is older than ``stale_after`` (a queued
     job whose run still waits to start is alive). Its running chunks fail with
     "interrupted", its pending chunks are cancelled, and the job settles by its chunks.
+    A job that beats between the look and the settling is spared: it is alive.
     """
     settled = []
     for job in ledger.active_jobs(tenant, sync_type):
         run = run_state(job.flow_run_id) if run_state and job.flow_run_id else None
         why = _interrupted(job, run, stale_after)
-        if why is None:
-            continue
+        if why is None or not ledger.fail_if_silent(job.id, job.heartbeat_at):
+            continue  # alive, or it beat (or settled) since it was read
+        # Now failed, so its run's next ledger write (chunks, start) is refused; the
+        # status is refined by its chunks below.
         ledger.settle_open_chunks(job.id, ChunkStatus.FAILED, INTERRUPTED, only=ChunkStatus.RUNNING)
         ledger.settle_open_chunks(job.id, ChunkStatus.CANCELLED, f"not run: {INTERRUPTED}")
         counts = ledger.get_job(job.id, with_chunks=False).counts

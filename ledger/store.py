@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
 from core.db import get_engine, migrate, retry_db, utcnow
-from core.errors import InvalidInputError, JobConflictError
+from core.errors import InvalidInputError, JobConflictError, JobNotFoundError, JobStateError
 from ledger.models import (
     ChunkStatus,
     Drift,
@@ -105,6 +105,7 @@ class Ledger(LedgerReader):
         windows: Sequence[ChunkWindow],
         updated_since: Mapping[str, datetime | None],
     ) -> None:
+        """Record a queued job's planned chunks; ``JobStateError`` if it was settled meanwhile."""
         rows = [
             {
                 "job_id": job_id,
@@ -119,8 +120,9 @@ class Ledger(LedgerReader):
             }
             for w in windows
         ]
-        if rows:
-            with self.engine.begin() as conn:
+        with self.engine.begin() as conn:
+            self._update_queued(conn, job_id, heartbeat_at=utcnow())  # planning is alive
+            if rows:
                 conn.execute(insert(chunks), rows)
 
     @retry_db
@@ -130,18 +132,61 @@ class Ledger(LedgerReader):
 
     @retry_db
     def start_job(self, job_id: str, *, ran_as_full: bool) -> None:
+        """Mark a planned job running; ``JobStateError`` if it is no longer queued."""
         now = utcnow()
-        self.update_job(
-            job_id,
-            status=JobStatus.RUNNING.value,
-            started_at=now,
-            heartbeat_at=now,
-            ran_as_full=ran_as_full,
+        with self.engine.begin() as conn:
+            self._update_queued(
+                conn,
+                job_id,
+                status=JobStatus.RUNNING.value,
+                started_at=now,
+                heartbeat_at=now,
+                ran_as_full=ran_as_full,
+            )
+
+    def _update_queued(self, conn: Connection, job_id: str, **values: Any) -> None:
+        """Update a job only while it is queued, else raise ``JobStateError``.
+
+        One conditional UPDATE, not a read then a write: it holds the job's row until the
+        caller's transaction ends, so a reconcile cannot settle the job in between.
+        """
+        done = conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+            .values(**values)
         )
+        if not done.rowcount:
+            status = conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar()
+            if status is None:
+                raise JobNotFoundError(job_id)
+            raise JobStateError(f"job {job_id} is {status}, not queued")
 
     @retry_db
     def heartbeat(self, job_id: str) -> None:
-        self.update_job(job_id, heartbeat_at=utcnow())
+        """A sign of life from the job's run; a job settled meanwhile keeps its last beat."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE))
+                .values(heartbeat_at=utcnow())
+            )
+
+    @retry_db
+    def fail_if_silent(self, job_id: str, last_beat: datetime | None) -> bool:
+        """Mark an active job failed unless it beat since ``last_beat`` was read.
+
+        Reconcile's claim on a job it found silent: False when the job beat (or settled)
+        meanwhile, so a live run is never settled on a stale reading.
+        """
+        beat = jobs.c.heartbeat_at
+        unchanged = beat.is_(None) if last_beat is None else beat == last_beat
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE), unchanged)
+                .values(status=JobStatus.FAILED.value, finished_at=utcnow())
+            )
+        return bool(done.rowcount)
 
     @retry_db
     def record_job_error(self, job_id: str, error: str) -> None:
@@ -189,6 +234,7 @@ class Ledger(LedgerReader):
     def copy_unfinished_chunks(self, parent_id: str, job_id: str) -> int:
         """Give ``job_id`` the same windows as the chunks of ``parent_id`` that did not complete."""
         with self.engine.begin() as conn:
+            self._update_queued(conn, job_id, heartbeat_at=utcnow())
             rows = (
                 conn.execute(
                     select(chunks).where(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chunking import SyncSize, plan_chunks
-from core.errors import JobsViewError, PlanTooLargeError
+from core.errors import JobStateError, JobsViewError, PlanTooLargeError
 from core.validation import SyncType
 from ledger.models import Job, JobStatus
 from ledger.store import Ledger
@@ -47,8 +47,25 @@ def plan(
 ) -> Job:
     """Record the chunks of a claimed job and mark it running.
 
-    A planning error fails the job, which stays in the history with the reason.
+    A planning error fails the job, which stays in the history with the reason. A job
+    settled behind the run's back while it planned (reconciled, cancelled) is left as it
+    is, and ``JobStateError`` says so.
     """
+    try:
+        return _plan(ledger, source, job_id, watermark_lag, max_chunks)
+    except JobStateError as exc:
+        job = ledger.get_job(job_id, with_chunks=False)
+        if not job.status.finished:
+            raise
+        raise JobStateError(
+            f"job {job.id} was settled as {job.status.value} while planning "
+            f"({job.error or 'no reason given'}); not planning it"
+        ) from exc
+
+
+def _plan(
+    ledger: Ledger, source: Source, job_id: str, watermark_lag: timedelta, max_chunks: int
+) -> Job:
     job = ledger.get_job(job_id, with_chunks=False)
     if job.parent_id:
         parent = ledger.get_job(job.parent_id, with_chunks=False)
@@ -65,6 +82,8 @@ def plan(
         check_plan_size(totals, job.chunk_size, max_chunks)
         ledger.add_chunks(job.id, plan_chunks(totals, job.chunk_size), since)
         ledger.start_job(job.id, ran_as_full=partial and len(since) < len(resources))
+    except JobStateError:
+        raise  # settled meanwhile: not ours to fail
     except JobsViewError as exc:
         ledger.finish_job(job.id, JobStatus.FAILED, error=f"planning failed: {exc}")
     return ledger.get_job(job.id, with_chunks=False)

@@ -100,3 +100,30 @@ def test_interrupted_after_every_chunk_completed_is_completed(db_url: str) -> No
     age(ledger, job_id)
     (job,) = reconcile(ledger, timedelta(seconds=60))
     assert job.status is JobStatus.COMPLETED and job.error is None
+
+
+def test_a_planning_job_that_beats_is_alive(db_url: str) -> None:
+    """The heartbeat starts at the claim: a queued job still planning, claimed long ago."""
+    ledger = get_ledger(db_url)
+    job = queued_job(ledger, "slow")
+    age(ledger, job.id)
+    ledger.heartbeat(job.id)
+    assert reconcile(ledger, timedelta(seconds=60)) == []
+    assert ledger.get_job(job.id).status is JobStatus.QUEUED
+
+
+def test_reconcile_spares_a_job_that_beat_after_it_was_read(db_url: str) -> None:
+    """No race: a beat between reconcile's look and its settling keeps the job alive."""
+    ledger = get_ledger(db_url)
+    run = "00000000-0000-0000-0000-000000000004"
+    job_id = started_job(ledger, "a1", run=run)
+    age(ledger, job_id)
+
+    def beats_meanwhile(_run: str) -> RunState:
+        ledger.heartbeat(job_id)  # lands after reconcile read the stale heartbeat
+        return RunState(JobStatus.RUNNING, "Running")
+
+    assert reconcile(ledger, timedelta(seconds=60), beats_meanwhile) == []
+    job = ledger.get_job(job_id)
+    assert job.status is JobStatus.RUNNING and job.error is None
+    assert [c.status for c in job.chunks or ()] == ["completed", "running", "pending"]
