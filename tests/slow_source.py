@@ -31,6 +31,9 @@ class SlowCount:
         limit: int | None,
         updated_since: datetime | None = None,
         should_stop: Callable[[], bool] | None = None,
+        **bounds: Any,
     ) -> Iterator[list[dict[str, Any]]]:
         assert self.inner is not None, "planning only"
-        return self.inner.iter_pages(tenant, resource, offset, limit, updated_since, should_stop)
+        return self.inner.iter_pages(
+            tenant, resource, offset, limit, updated_since, should_stop, **bounds
+        )

@@ -168,7 +168,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
     ]
     failed = rows[1]
     assert (failed["window"], failed["records"], failed["attempts"]) == ("500-999", 0, 2)
-    assert "contacts" in failed["error"] and "offset=500" in failed["error"]
+    assert "contacts" in failed["error"] and "offset=400" in failed["error"]
     assert [r["records"] for r in rows] == [500, 0, 500, 500, 500, 500, 500, 200]
     assert "incomplete" in (found["chunks"].description or "")
 
@@ -176,7 +176,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
     assert "- **Status:** **incomplete**" in markdown
     assert "- **Chunks:** 7 of 8 chunks completed, 1 failed" in markdown
     assert "|- Chunk 2 [failed] contacts 500-999" in markdown
-    assert "|     error: " in markdown and "offset=500" in markdown
+    assert "|     error: " in markdown and "offset=400" in markdown
     assert "|- Chunk 1 [completed]" in markdown
 
 

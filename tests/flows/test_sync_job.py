@@ -141,7 +141,7 @@ def test_malformed_page_fails_that_chunk_and_the_job_is_incomplete(sync_env: Syn
     failed = [c for c in job.chunks if c.status is ChunkStatus.FAILED]
     assert [c.index for c in failed] == [2]
     assert failed[0].attempts == 2
-    assert "contacts" in failed[0].error and "offset=500" in failed[0].error
+    assert "contacts" in failed[0].error and "offset=400" in failed[0].error
     assert job.counts[ChunkStatus.COMPLETED] == job.total_chunks - 1
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(job.flow_run_id).state

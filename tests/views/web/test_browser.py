@@ -386,7 +386,7 @@ def test_screenshots(
 
     page.goto(f"{served.url}/jobs/{job_id}")
     page.locator("#live .summary h1 .badge", has_text="incomplete").wait_for()
-    assert "offset=500" in page.locator("pre.tree").inner_text()
+    assert "offset=400" in page.locator("pre.tree").inner_text()
     page.screenshot(path=shots / "job-detail.png", full_page=True)
 
     phone = browser.new_context(
