@@ -11,7 +11,7 @@ import pytest
 from chunking import SyncSize, plan_chunks
 from core import ConfigError, InvalidInputError, JobConflictError, JobNotFoundError
 from core.db import get_engine
-from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
+from ledger import ChunkStatus, Drift, JobStatus, Ledger, get_ledger, render_tree
 
 
 @pytest.fixture
@@ -65,6 +65,23 @@ def test_job_lifecycle_and_counts(ledger: Ledger) -> None:
     assert done.status is JobStatus.INCOMPLETE and done.finished_at is not None
     listed = ledger.list_jobs()[0]
     assert listed.counts == done.counts and listed.records_synced == 100 and listed.chunks is None
+
+
+def test_a_finished_job_keeps_what_it_stored_and_its_drift(ledger: Ledger) -> None:
+    job_id = new_job(ledger)
+    ledger.add_chunks(job_id, plan_chunks([("contacts", 250)], 100), {})
+    ledger.start_job(job_id, ran_as_full=False)
+    for index in (1, 2, 3):
+        ledger.chunk_completed(job_id, index, 100)
+    assert ledger.get_job(job_id).records_synced == 300  # while it runs: summed over chunks
+    ledger.finish_job(job_id, JobStatus.COMPLETED, records=251, drift={"contacts": Drift(251, 250)})
+    for job in (ledger.get_job(job_id), ledger.list_jobs()[0]):
+        assert job.records_synced == 251 and job.drift == {"contacts": Drift(251, 250)}
+    shown = ledger.get_job(job_id).to_dict()
+    assert shown["drift"] == {"contacts": {"stored": 251, "source": 250, "difference": 1}}
+    assert "drift: contacts 251 stored, 250 at the source (+1)" in render_tree(
+        ledger.get_job(job_id)
+    )
 
 
 def test_one_active_job_per_tenant_and_type_even_when_racing(ledger: Ledger) -> None:

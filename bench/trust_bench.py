@@ -1,0 +1,116 @@
+"""What trust costs, measured side by side in one run.
+
+1. Drift safety: full syncs of ``--records`` records from the demo source (its own process)
+   into SQLite with JOBSVIEW_DRIFT_MARGIN=0 and with the default margin (one page), in
+   alternating rounds, per Sync Size. Reported as records/s, their ratio, and requests and
+   records read per record stored.
+2. Cancel latency against a dripping source: a sync whose pages arrive 64 bytes every 500 ms
+   is cancelled through the ledger; the time until the job is settled cancelled, beside the
+   same against a quick source.
+
+Usage: python bench/trust_bench.py [--records 50000] [--rounds 2] [--cancels 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sync_bench import bench_setup, configure, save_result  # noqa: E402
+
+SIZES = ("small", "medium", "xlarge")
+
+
+def full_sync(tenant: str, size: str) -> tuple[float, int]:
+    from flows import sync_job
+
+    started = time.perf_counter()
+    job = sync_job(tenant=tenant, sync_type="full", sync_size=size)
+    return time.perf_counter() - started, job.records_synced
+
+
+def drift_cost(base: str, records: int, rounds: int, workdir: Path) -> dict[str, object]:
+    httpx.post(f"{base}/_demo/tenants", json={"tenant": "drift", "counts": {"contacts": records}})
+    result: dict[str, object] = {"records": records}
+    for size in SIZES:
+        best: dict[str, float] = {}
+        reads: dict[str, float] = {}
+        for n in range(rounds):
+            for margin in ("0", "page"):
+                extra = {} if margin == "page" else {"drift_margin": 0}
+                configure(workdir / f"drift-{size}-{margin}-{n}.db", base, **extra)
+                httpx.post(f"{base}/_demo/reset-stats")
+                seconds, stored = full_sync("drift", size)
+                assert stored == records, (stored, records)
+                stats = httpx.get(f"{base}/_demo/stats").json()
+                best[margin] = min(best.get(margin, float("inf")), seconds)
+                reads[margin] = stats["total"] / records
+        result[size] = {
+            "records_per_s_margin_0": records / best["0"],
+            "records_per_s_margin_page": records / best["page"],
+            "throughput_ratio": best["0"] / best["page"],
+            "requests_per_1000_records_margin_0": reads["0"] * 1000,
+            "requests_per_1000_records_margin_page": reads["page"] * 1000,
+        }
+    return result
+
+
+def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
+    from ledger.models import ChunkStatus, JobStatus
+    from ledger.recovery import request_cancel
+    from ledger.store import get_ledger
+
+    httpx.post(f"{base}/_demo/tenants", json={"tenant": "drip", "counts": {"contacts": 5_000}})
+    drip = {"chunk_bytes": 64, "interval_ms": 500}
+    result: dict[str, object] = {"drip": drip}
+    for label, faults in (("quick_source", {}), ("dripping_source", {"drip": drip})):
+        latencies = []
+        for n in range(trials):
+            httpx.put(f"{base}/_demo/faults", json=faults)
+            configure(workdir / f"cancel-{label}-{n}.db", base, max_concurrent_chunks=2)
+            from core.settings import get_settings
+
+            ledger = get_ledger(get_settings().database_url)
+            thread = threading.Thread(target=full_sync, args=("drip", "small"), daemon=True)
+            thread.start()
+            while True:
+                jobs = ledger.list_jobs(tenant="drip")
+                if jobs and jobs[0].counts[ChunkStatus.RUNNING]:
+                    break
+                time.sleep(0.05)
+            time.sleep(2)  # well into a page
+            asked = time.perf_counter()
+            request_cancel(ledger, jobs[0].id)
+            while ledger.get_job(jobs[0].id, with_chunks=False).status is not JobStatus.CANCELLED:
+                time.sleep(0.05)
+            latencies.append(time.perf_counter() - asked)
+            thread.join(60)
+        result[label] = {"cancel_to_cancelled_s": latencies, "worst_s": max(latencies)}
+    httpx.put(f"{base}/_demo/faults", json={})
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cancels", type=int, default=3)
+    args = parser.parse_args()
+    with bench_setup() as (base, tmp):
+        result = {
+            "drift_safety": drift_cost(base, args.records, args.rounds, tmp),
+            "cancel": cancel_latency(base, args.cancels, tmp),
+        }
+    save_result("trust_bench", result)
+
+
+if __name__ == "__main__":
+    main()
