@@ -7,6 +7,8 @@
 2. Cancel latency against a dripping source: a sync whose pages arrive 64 bytes every 500 ms
    is cancelled through the ledger; the time until the job is settled cancelled, beside the
    same against a quick source.
+3. Memory against a huge record: the peak RSS of `jobsview run` (its own process) when one
+   record is 150 MB, beside the same run without it.
 
 Usage: python bench/trust_bench.py [--records 50000] [--rounds 2] [--cancels 3]
 """
@@ -14,6 +16,8 @@ Usage: python bench/trust_bench.py [--records 50000] [--rounds 2] [--cancels 3]
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -98,6 +102,38 @@ def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
     return result
 
 
+def peak_memory(base: str, workdir: Path, record_mb: int) -> dict[str, object]:
+    httpx.post(f"{base}/_demo/tenants", json={"tenant": "huge", "counts": {"contacts": 2_000}})
+    huge = {"resource": "contacts", "offset": 1_000, "bytes": record_mb * 1_000_000}
+    result: dict[str, object] = {"record_mb": record_mb}
+    for label, faults in (("without", {}), ("with_huge_record", {"huge_record": huge})):
+        httpx.put(f"{base}/_demo/faults", json=faults)
+        env = {
+            **os.environ,
+            "JOBSVIEW_DATABASE_URL": f"sqlite:///{workdir / f'mem-{label}.db'}",
+            "JOBSVIEW_SOURCE_URL": base,
+            "JOBSVIEW_RESOURCES": "contacts",
+            "JOBSVIEW_CHUNK_RETRIES": "0",
+        }
+        # The run in a child of its own, which reports its own peak (the temporary Prefect
+        # server it starts is another process, not counted).
+        code = (
+            "import atexit, resource, runpy, sys; "
+            "atexit.register(lambda: print('peak', "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); "
+            "sys.argv = ['jobsview', 'run', '--tenant', 'huge', '--type', 'full', '--json']; "
+            "runpy.run_module('views', run_name='__main__')"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+        )
+        peak_kb = out.stderr.rsplit("peak ", 1)[-1].split()[0]
+        exit_code = out.returncode
+        result[label] = {"exit_code": int(exit_code), "peak_rss_mb": int(peak_kb) / 1024}
+    httpx.put(f"{base}/_demo/faults", json={})
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=50_000)
@@ -108,6 +144,7 @@ def main() -> None:
         result = {
             "drift_safety": drift_cost(base, args.records, args.rounds, tmp),
             "cancel": cancel_latency(base, args.cancels, tmp),
+            "memory": peak_memory(base, tmp, 150),
         }
     save_result("trust_bench", result)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_AGENT = "jobsview/0.1"
 MIB = 1024 * 1024
@@ -43,6 +45,10 @@ STOP_POLL = 0.25  # how often a request in flight, or a wait, looks for a stop
 ERROR_BODY_BYTES = 64 * 1024  # enough of an error answer to quote it
 # Bodies are decoded as they stream in; these headers describe the wire form, not ours.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def _call_with(hook: Callable[[str], None], tenant: str, _abort: threading.Event) -> None:
+    hook(tenant)
 
 
 class _BodyTooLarge(Exception):
@@ -255,12 +261,20 @@ class RestSource:
                 )
             self._wait(self._throttle(tenant).remaining(), should_stop, ctx)
             if self._before_request is not None:
-                self._before_request(tenant)
+                # A shared rate limit may hold the request for minutes after a 429.
+                self._until_stopped(
+                    functools.partial(_call_with, self._before_request, tenant),
+                    should_stop,
+                    ctx,
+                    "waiting for a rate-limit slot to read",
+                )
             self._count(requests=1)
             retry_after: float | None = None
             failure: Failure
             try:
-                response = self._exchange(url, params, should_stop, ctx)
+                response = self._until_stopped(
+                    lambda abort: self._read(url, params, abort), should_stop, ctx, "reading"
+                )
             except httpx.TransportError as exc:
                 if not is_transient(exc):
                     raise FatalSourceError(
@@ -302,38 +316,35 @@ class RestSource:
             else:
                 self._wait(delay, should_stop, ctx)
 
-    def _exchange(
+    def _until_stopped(
         self,
-        url: str,
-        params: dict[str, str | int],
+        work: Callable[[threading.Event], T],
         should_stop: Callable[[], bool] | None,
         ctx: dict[str, Any],
-    ) -> httpx.Response:
-        """One GET, its body read in full (within bounds) before returning.
-
-        With ``should_stop``, the request runs on its own thread so that a stop is seen
-        within ``STOP_POLL`` whatever the source does; the abandoned request ends by itself.
-        """
+        doing: str,
+    ) -> T:
+        """``work(abort)``; with ``should_stop``, on a thread of its own, so that a stop is seen
+        within ``STOP_POLL`` whatever holds the work up. Abandoned work sees ``abort`` set."""
         abort = threading.Event()
         if should_stop is None:
-            return self._read(url, params, abort)
-        outcome: list[httpx.Response | BaseException] = []
+            return work(abort)
+        outcome: list[T | BaseException] = []
         done = threading.Event()
 
-        def work() -> None:
+        def run() -> None:
             try:
-                outcome.append(self._read(url, params, abort))
+                outcome.append(work(abort))
             except BaseException as exc:  # handed over to the caller's thread
                 outcome.append(exc)
             finally:
                 done.set()
 
-        threading.Thread(target=work, name="jobsview-source-request", daemon=True).start()
+        threading.Thread(target=run, name="jobsview-source-request", daemon=True).start()
         while not done.wait(STOP_POLL):
             if should_stop():
                 abort.set()
                 raise StopRequested(
-                    f"stopped while reading {ctx['resource']} of tenant {ctx['tenant']} at "
+                    f"stopped while {doing} {ctx['resource']} of tenant {ctx['tenant']} at "
                     f"offset {ctx['offset']}"
                 )
         result = outcome[0]

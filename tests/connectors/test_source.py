@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -613,3 +614,19 @@ def test_credentials_in_the_url_beside_a_token_are_refused() -> None:
     with pytest.raises(ConfigError, match="user name or password") as info:
         RestSource("http://user:hunter2@source.test", token=TOKEN)
     assert "hunter2" not in str(info.value)
+
+
+def test_a_stop_ends_a_wait_for_a_shared_rate_limit_slot(
+    make_source: Callable[..., RestSource],
+) -> None:
+    released = threading.Event()
+    source = make_source(FakeSource(), before_request=lambda tenant: released.wait(30))
+    started = time.monotonic()
+    with pytest.raises(StopRequested, match="waiting for a rate-limit slot"):
+        list(
+            source.iter_pages(
+                "acme", "contacts", 0, None, should_stop=lambda: time.monotonic() > started + 0.3
+            )
+        )
+    assert time.monotonic() - started < 1.5
+    released.set()
