@@ -22,7 +22,7 @@ from ledger.render import progress_text, render_tree, window_text
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
 from views.web.deps import launcher_of, ledger
-from views.web.security import form_fields, require_token, token_required
+from views.web.security import csrf_token, form_fields, require_token, token_required
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -31,6 +31,7 @@ templates.env.globals.update(
     progress_text=progress_text,
     duration=present.duration,
     token_required=token_required,
+    csrf_token=csrf_token,
 )
 
 PAGE_SIZE = 50
