@@ -86,6 +86,8 @@ def create_app(
         summary="Chunked per-tenant sync jobs on Prefect: status, chunks, cancel and resume.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # pages.api_docs serves /docs from static files; no CDN
+        redoc_url=None,
     )
     app.state.launcher = launcher or Launcher()
     # Per process: a restart makes open pages' forms stale, and they say to reload.

@@ -184,6 +184,13 @@ def resume_form(request: Request, job_id: str) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """Swagger UI from this server's own static files (FastAPI's default loads a CDN)."""
+    openapi_url = request.app.openapi_url or "/openapi.json"
+    return templates.TemplateResponse(request, "docs.html", {"openapi_url": openapi_url})
+
+
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] = "") -> Response:
     store = ledger()

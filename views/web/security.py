@@ -210,8 +210,8 @@ class Guard:
                 None,
             )
         return (
-            "refused: this form has no valid CSRF token (the page may be from before the "
-            "server restarted). Reload the page and try again.",
+            "refused: this form has no valid CSRF token (the page may be older than the "
+            "server's last start, or the browser refuses cookies). Reload the page and try again.",
             status.HTTP_403_FORBIDDEN,
             None,
         )

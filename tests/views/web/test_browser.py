@@ -518,6 +518,16 @@ def test_a_dns_rebound_name_gets_no_answer(browser: Any, served: Served) -> None
         rebinding.close()
 
 
+def test_the_api_docs_work_offline(page: Any, served: Served) -> None:
+    """/docs is Swagger UI from the server's own static files, under the pages' CSP."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(served.url + "/docs")
+    page.locator(".opblock-summary-path", has_text="/api/jobs/{job_id}/cancel").wait_for()
+    assert page.locator(".opblock").count() >= 7
+    assert [url for url in asked if not url.startswith(served.url)] == []
+
+
 def test_screenshots(
     page: Any, browser: Any, served: Served, sync_env: SyncEnv, tmp_path: Path
 ) -> None:

@@ -332,6 +332,7 @@ def test_pages_need_nothing_the_policy_forbids(sync_env: SyncEnv, client: TestCl
         "/settings",
         "/jobs/deadbeef",
         f"/fragments/jobs/{job.id}",
+        "/docs",
     ):
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", html), path
@@ -340,6 +341,14 @@ def test_pages_need_nothing_the_policy_forbids(sync_env: SyncEnv, client: TestCl
     detail = client.get(f"/jobs/{job.id}").text
     assert '<rect class="fill s-completed" x="0.00" width="50.00"' in detail
     assert '<rect class="fill s-failed" x="50.00" width="16.67"' in detail
+
+
+def test_the_api_docs_are_served_from_here(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and 'data-openapi="/openapi.json"' in docs.text
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # it would load a CDN
 
 
 def test_every_write_form_carries_the_csrf_token(sync_env: SyncEnv, client: TestClient) -> None:
