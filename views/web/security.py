@@ -157,14 +157,16 @@ class Guard:
         send = self._send_with_headers(scope, send)
         request = Request(scope, receive)
         host = request.headers.get("host", "")
-        if not host_allowed(host, request.url.scheme, self.allowed):
-            shown = host[:100] or "(none)"
-            name = (split_host(host) or (shown,))[0]
+        if not host_allowed(host, scope["scheme"], self.allowed):
+            parsed = split_host(host)
             message = (
-                f"Host {shown!r} is not allowed: this server answers loopback names "
-                f"(localhost, 127.0.0.1, ::1). To serve it as {name!r}, "
-                f"set JOBSVIEW_ALLOWED_HOSTS={name} (or {name}:PORT)."
+                f"Host {host[:100]!r} is not allowed: this server answers loopback names "
+                "(localhost, 127.0.0.1, ::1) and those in JOBSVIEW_ALLOWED_HOSTS."
             )
+            if parsed:
+                name = parsed[0]
+                message += f" To reach it as {name}, set JOBSVIEW_ALLOWED_HOSTS={name}"
+                message += f" (or {name}:{parsed[1]})." if parsed[1] else "."
             await self.refuse(request, message, status.HTTP_400_BAD_REQUEST)(scope, receive, send)
             return
         if request.method not in SAFE_METHODS:
