@@ -72,10 +72,11 @@ def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
     from ledger.recovery import request_cancel
     from ledger.store import get_ledger
 
-    httpx.post(f"{base}/_demo/tenants", json={"tenant": "drip", "counts": {"contacts": 5_000}})
+    httpx.post(f"{base}/_demo/tenants", json={"tenant": "drip", "counts": {"contacts": 50_000}})
     drip = {"chunk_bytes": 64, "interval_ms": 500}
     result: dict[str, object] = {"drip": drip}
-    for label, faults in (("quick_source", {}), ("dripping_source", {"drip": drip})):
+    quick: dict[str, object] = {"slow_ms": 20}  # slow enough to be cancelled mid-run
+    for label, faults in (("quick_source", quick), ("dripping_source", {"drip": drip})):
         latencies = []
         for n in range(trials):
             httpx.put(f"{base}/_demo/faults", json=faults)
@@ -90,7 +91,7 @@ def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
                 if jobs and jobs[0].counts[ChunkStatus.RUNNING]:
                     break
                 time.sleep(0.05)
-            time.sleep(2)  # well into a page
+            time.sleep(1)  # well into a page
             asked = time.perf_counter()
             request_cancel(ledger, jobs[0].id)
             while ledger.get_job(jobs[0].id, with_chunks=False).status is not JobStatus.CANCELLED:

@@ -118,8 +118,9 @@ def cancel_from(how: str, env: SyncEnv, job_id: str) -> None:
         )
         assert done.returncode == 0, done.stderr
     elif how == "web":
-        with TestClient(create_app(reconcile_in_background=False)) as client:
-            assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+        app = create_app(reconcile_in_background=False)
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            assert client.post(f"/api/jobs/{job_id}/cancel", json={}).status_code == 200
     else:
         flow_run_id = env.ledger.get_job(job_id).flow_run_id
         with get_client(sync_client=True) as client:

@@ -25,6 +25,16 @@ JobRef = Annotated[
 ]
 Json = dict[str, Any]
 
+# Cancel and resume take no input, but they must be JSON (or carry the bearer token): a
+# plain POST is what any web page can send, with the operator's browser, to this server.
+NO_INPUT_JSON: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "description": "Nothing, or {}; the request must say Content-Type: application/json.",
+        "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
+    }
+}
+
 
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +83,7 @@ def start_job(body: JobIn, request: Request) -> Json:
     "/jobs/{job_id}/cancel",
     dependencies=[Depends(require_token)],
     summary="Ask a queued or running job to stop",
+    openapi_extra=NO_INPUT_JSON,
 )
 def cancel_job(job_id: JobRef) -> Json:
     return actions.cancel_job(ledger(), job_id).to_dict(include_chunks=False)
@@ -83,6 +94,7 @@ def cancel_job(job_id: JobRef) -> Json:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(require_token)],
     summary="Start a job for the chunks that did not complete",
+    openapi_extra=NO_INPUT_JSON,
 )
 def resume_job(job_id: JobRef, request: Request) -> Json:
     return actions.resume_job(ledger(), launcher_of(request), job_id).to_dict()

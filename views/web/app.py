@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
     ConfigError,
@@ -27,6 +29,7 @@ from ledger.recovery import reconcile
 from views.web import api, pages
 from views.web.deps import ledger
 from views.web.launcher import Launcher
+from views.web.security import Guard
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -53,6 +56,17 @@ def _reconcile_forever(stop: threading.Event) -> None:
             log.warning("reconcile failed: %s", exc)
 
 
+def error_response(
+    request: Request, message: str, code: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """JSON for the API, the HTML error page for pages."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=code, headers=headers)
+    answer = pages.error_page(request, message, code)
+    answer.headers.update(headers or {})
+    return answer
+
+
 def create_app(
     launcher: Launcher | None = None, *, reconcile_in_background: bool = True
 ) -> FastAPI:
@@ -72,8 +86,18 @@ def create_app(
         summary="Chunked per-tenant sync jobs on Prefect: status, chunks, cancel and resume.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # pages.api_docs serves /docs from static files; no CDN
+        redoc_url=None,
     )
     app.state.launcher = launcher or Launcher()
+    # Per process: a restart makes open pages' forms stale, and they say to reload.
+    app.state.csrf_secret = secrets.token_bytes(32)
+    app.add_middleware(
+        Guard,
+        allowed_hosts=get_settings().allowed_hosts,
+        secret=app.state.csrf_secret,
+        refuse=error_response,
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -81,11 +105,13 @@ def create_app(
     @app.exception_handler(JobsViewError)
     async def jobs_view_error(request: Request, exc: JobsViewError) -> Response:
         code = next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
-        if request.url.path.startswith("/api/"):
-            body: dict[str, object] = {"detail": str(exc)}
-            if isinstance(exc, JobConflictError):
-                body["blocking_job_id"] = exc.blocking_job_id
+        if request.url.path.startswith("/api/") and isinstance(exc, JobConflictError):
+            body = {"detail": str(exc), "blocking_job_id": exc.blocking_job_id}
             return JSONResponse(body, status_code=code)
-        return pages.error_page(request, str(exc), code)
+        return error_response(request, str(exc), code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, str(exc.detail), exc.status_code, exc.headers)
 
     return app

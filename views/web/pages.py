@@ -22,7 +22,7 @@ from ledger.render import progress_text, render_tree, window_text
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
 from views.web.deps import launcher_of, ledger
-from views.web.security import form_fields, require_token, token_required
+from views.web.security import csrf_token, form_fields, require_token, token_required
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -31,6 +31,7 @@ templates.env.globals.update(
     progress_text=progress_text,
     duration=present.duration,
     token_required=token_required,
+    csrf_token=csrf_token,
 )
 
 PAGE_SIZE = 50
@@ -181,6 +182,13 @@ def cancel_form(job_id: str) -> Response:
 def resume_form(request: Request, job_id: str) -> Response:
     job = actions.resume_job(ledger(), launcher_of(request), job_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> Response:
+    """Swagger UI from this server's own static files (FastAPI's default loads a CDN)."""
+    openapi_url = request.app.openapi_url or "/openapi.json"
+    return templates.TemplateResponse(request, "docs.html", {"openapi_url": openapi_url})
 
 
 @router.get("/settings", response_class=HTMLResponse)

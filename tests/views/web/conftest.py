@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -52,10 +53,22 @@ def app(launcher: FakeLauncher) -> FastAPI:
     return create_app(launcher=launcher, reconcile_in_background=False)
 
 
+# The web answers only loopback names (and JOBSVIEW_ALLOWED_HOSTS), not TestClient's "testserver".
+BASE_URL = "http://127.0.0.1"
+
+
 @pytest.fixture
 def client(sync_env: SyncEnv, app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
+
+
+def csrf(client: TestClient) -> str:
+    """The CSRF token the pages give this client, as a browser would read it from a form
+    (the page also sets the cookie it is bound to)."""
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', client.get("/settings").text)
+    assert found, "no CSRF token in the settings page's forms"
+    return found.group(1)
 
 
 def finished_job(

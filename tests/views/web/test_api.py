@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from chunking import SyncSize
 from ledger.models import ChunkStatus, JobStatus
 from tests.support import SyncEnv
-from tests.views.web.conftest import FakeLauncher, finished_job
+from tests.views.web.conftest import FakeLauncher, csrf, finished_job
 
 TOKEN = "web-s3cret-token-value"
 HOSTILE = "<script>alert(1)</script>"
@@ -152,7 +152,7 @@ def test_invalid_starts_answer_422_and_create_nothing(
 
 
 def test_non_json_bodies_are_refused(sync_env: SyncEnv, client: TestClient) -> None:
-    assert client.post("/api/jobs", content=b"tenant=acme").status_code == 422
+    assert client.post("/api/jobs", content=b"tenant=acme").status_code == 415
     assert client.post("/api/jobs", json=["acme", "full"]).status_code == 422
     assert sync_env.ledger.list_jobs() == []
 
@@ -162,17 +162,17 @@ def test_non_json_bodies_are_refused(sync_env: SyncEnv, client: TestClient) -> N
 
 def test_cancel_a_queued_job_then_a_finished_one(sync_env: SyncEnv, client: TestClient) -> None:
     job = start(client).json()
-    cancelled = client.post(f"/api/jobs/{job['id'][:8]}/cancel")
+    cancelled = client.post(f"/api/jobs/{job['id'][:8]}/cancel", json={})
     assert cancelled.status_code == 200
     assert cancelled.json()["id"] == job["id"] and cancelled.json()["cancel_requested"] is True
     assert sync_env.ledger.get_job(job["id"]).cancel_requested
 
     done = finished_job(sync_env.ledger, JobStatus.COMPLETED, tenant="globex", failed=0)
-    refused = client.post(f"/api/jobs/{done.id}/cancel")
+    refused = client.post(f"/api/jobs/{done.id}/cancel", json={})
     assert refused.status_code == 409 and "nothing to cancel" in refused.json()["detail"]
     assert not sync_env.ledger.get_job(done.id).cancel_requested
 
-    assert client.post("/api/jobs/deadbeef/cancel").status_code == 404
+    assert client.post("/api/jobs/deadbeef/cancel", json={}).status_code == 404
 
 
 def test_resume_is_refused_for_completed_and_running_jobs(
@@ -181,9 +181,11 @@ def test_resume_is_refused_for_completed_and_running_jobs(
     done = finished_job(sync_env.ledger, JobStatus.COMPLETED, failed=0)
     running = finished_job(sync_env.ledger, JobStatus.RUNNING, tenant="globex", pending=3)
     for job in (done, running):
-        answer = client.post(f"/api/jobs/{job.id}/resume")
+        answer = client.post(f"/api/jobs/{job.id}/resume", json={})
         assert answer.status_code == 409, answer.text
-    assert "nothing to resume" in client.post(f"/api/jobs/{done.id}/resume").json()["detail"]
+    assert (
+        "nothing to resume" in client.post(f"/api/jobs/{done.id}/resume", json={}).json()["detail"]
+    )
     assert len(sync_env.ledger.list_jobs()) == 2
     assert launcher.launched == []
 
@@ -192,7 +194,7 @@ def test_resume_an_incomplete_job(
     sync_env: SyncEnv, client: TestClient, launcher: FakeLauncher
 ) -> None:
     parent = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, completed=2, failed=1)
-    answer = client.post(f"/api/jobs/{parent.id[:8]}/resume")
+    answer = client.post(f"/api/jobs/{parent.id[:8]}/resume", json={})
     assert answer.status_code == 202, answer.text
     child = answer.json()
     assert child["parent_id"] == parent.id and child["status"] == "queued"
@@ -201,7 +203,7 @@ def test_resume_an_incomplete_job(
     assert sync_env.ledger.get_job(parent.id).resumed_by == (child["id"],)
 
     # the child is queued: a second resume, or a start of the same type, is refused
-    assert client.post(f"/api/jobs/{parent.id}/resume").status_code == 409
+    assert client.post(f"/api/jobs/{parent.id}/resume", json={}).status_code == 409
     assert start(client).status_code == 409
 
 
@@ -261,11 +263,11 @@ def test_invalid_settings_answer_422(
 # -- the token guard ----------------------------------------------------------
 
 
-def _api_writes(job_id: str, done_id: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+def _api_writes(job_id: str, done_id: str) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("POST", "/api/jobs", {"tenant": "globex", "sync_type": "full"}),
-        ("POST", f"/api/jobs/{job_id}/cancel", None),
-        ("POST", f"/api/jobs/{done_id}/resume", None),
+        ("POST", f"/api/jobs/{job_id}/cancel", {}),
+        ("POST", f"/api/jobs/{done_id}/resume", {}),
         ("PUT", "/api/settings/tenants/acme", {"sync_size": "large"}),
         ("PUT", "/api/settings/default", {"sync_size": "small"}),
     ]
@@ -302,7 +304,8 @@ def test_with_a_token_every_write_needs_it(
             assert TOKEN not in answer.text
     for path, form in _form_writes(job["id"], done.id):
         for token in (None, "", "wrong"):
-            data = form if token is None else {**form, "token": token}
+            data = {**form, "csrf_token": csrf(client)}
+            data = data if token is None else {**data, "token": token}
             answer = client.post(path, data=data, follow_redirects=False)
             assert answer.status_code == 401, (path, token)
             assert TOKEN not in answer.text
@@ -348,7 +351,7 @@ def test_with_a_token_form_writes_work_with_the_field_or_the_header(
     sync_env.set(api_token=TOKEN)
     started = client.post(
         "/jobs",
-        data={"tenant": "acme", "sync_type": "full", "sync_size": "", "token": TOKEN},
+        data={"tenant": "acme", "sync_type": "full", "token": TOKEN, "csrf_token": csrf(client)},
         follow_redirects=False,
     )
     assert started.status_code == 303, started.text
@@ -365,13 +368,17 @@ def test_with_a_token_form_writes_work_with_the_field_or_the_header(
     assert sync_env.ledger.get_job(job_id).cancel_requested
 
     done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
-    resumed = client.post(f"/jobs/{done.id}/resume", data={"token": TOKEN}, follow_redirects=False)
+    resumed = client.post(
+        f"/jobs/{done.id}/resume",
+        data={"token": TOKEN, "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )
     assert resumed.status_code == 303
     assert sync_env.ledger.get_job(done.id).resumed_by
 
     saved = client.post(
         "/settings",
-        data={"tenant": "acme", "sync_size": "large", "token": TOKEN},
+        data={"tenant": "acme", "sync_size": "large", "token": TOKEN, "csrf_token": csrf(client)},
         follow_redirects=False,
     )
     assert saved.status_code == 303 and saved.headers["location"] == "/settings?saved=acme"
@@ -455,7 +462,8 @@ def test_odd_job_refs_in_pages_match_no_job(
         ("POST", f"/jobs/{ref}/cancel"),
         ("POST", f"/jobs/{ref}/resume"),
     ):
-        answer = client.request(method, path, follow_redirects=False)
+        data = {"csrf_token": csrf(client)} if method == "POST" else None
+        answer = client.request(method, path, data=data, follow_redirects=False)
         assert answer.status_code == 404, (method, path, answer.text[:300])
     assert client.get(f"/api/jobs/{ref}").status_code in (404, 422)
 
@@ -468,12 +476,15 @@ def test_settings_page_lists_tenants_and_their_sizes(sync_env: SyncEnv, client: 
     assert '<option value="xlarge" selected>' in page
     assert 'aria-label="Sync Size for acme"' in page
 
-    saved = client.post("/settings", data={"tenant": "acme", "sync_size": "large"})
+    token = csrf(client)
+    saved = client.post(
+        "/settings", data={"tenant": "acme", "sync_size": "large", "csrf_token": token}
+    )
     assert saved.status_code == 200 and "Saved acme." in saved.text  # after the redirect
     assert sync_env.ledger.tenant_sync_sizes()["acme"] is SyncSize.LARGE
-    client.post("/settings", data={"tenant": "*", "sync_size": "small"})
+    client.post("/settings", data={"tenant": "*", "sync_size": "small", "csrf_token": token})
     assert sync_env.ledger.default_sync_size() is SyncSize.SMALL
-    client.post("/settings", data={"tenant": "acme", "sync_size": ""})
+    client.post("/settings", data={"tenant": "acme", "sync_size": "", "csrf_token": token})
     assert "acme" not in sync_env.ledger.tenant_sync_sizes()
 
     for form in (
@@ -482,7 +493,7 @@ def test_settings_page_lists_tenants_and_their_sizes(sync_env: SyncEnv, client: 
         {"tenant": "acme", "sync_size": "huge"},
         {"sync_size": "large"},
     ):
-        refused = client.post("/settings", data=form)
+        refused = client.post("/settings", data={**form, "csrf_token": token})
         assert refused.status_code == 422, form
         assert "<script>alert" not in refused.text
     assert sync_env.ledger.tenant_sync_sizes() == {"globex": SyncSize.XLARGE}
@@ -498,15 +509,16 @@ def test_form_start_validates_like_the_api(
         {"sync_type": "full"},
         {},
     ):
-        refused = client.post("/jobs", data=form)
+        refused = client.post("/jobs", data={**form, "csrf_token": csrf(client)})
         assert refused.status_code == 422, form
         assert "<script>alert" not in refused.text
     assert client.post("/jobs", json={"tenant": "acme", "sync_type": "full"}).status_code == 422
     assert sync_env.ledger.list_jobs() == [] and launcher.launched == []
 
-    page = client.post("/jobs", data={"tenant": "acme", "sync_type": "partial", "sync_size": ""})
+    form = {"tenant": "acme", "sync_type": "partial", "csrf_token": csrf(client)}
+    page = client.post("/jobs", data={**form, "sync_size": ""})
     assert page.status_code == 200 and "Sync Size medium (500 per chunk)" in page.text
-    conflict = client.post("/jobs", data={"tenant": "acme", "sync_type": "partial"})
+    conflict = client.post("/jobs", data=form)
     assert conflict.status_code == 409 and "already queued or running" in conflict.text
 
 
@@ -575,6 +587,7 @@ def test_the_flow_run_link_only_where_a_prefect_ui_is_served(
     (tests/deployments checks the link against a real `prefect server start`.)"""
     from prefect.settings import PREFECT_API_URL
 
+    from tests.views.web.conftest import BASE_URL
     from views.web import Launcher, create_app
 
     monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
@@ -582,6 +595,6 @@ def test_the_flow_run_link_only_where_a_prefect_ui_is_served(
     sync_env.ledger.update_job(job.id, flow_run_id="00000000-0000-0000-0000-000000000001")
     launcher = Launcher()
     assert launcher.ui_url() is None
-    with TestClient(create_app(launcher, reconcile_in_background=False)) as web:
+    with TestClient(create_app(launcher, reconcile_in_background=False), base_url=BASE_URL) as web:
         page = web.get(f"/jobs/{job.id}")
     assert page.status_code == 200 and "Prefect flow run" not in page.text

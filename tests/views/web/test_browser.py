@@ -8,7 +8,10 @@ Chromium (Debian's, at /usr/bin/chromium) is driven by Playwright against uvicor
 
 from __future__ import annotations
 
+import html
+import http.server
 import importlib.util
+import json
 import os
 import re
 import socket
@@ -92,8 +95,12 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(30_000)
+    console: list[str] = []
+    opened.on("console", lambda message: console.append(message.text))
     yield opened
     context.close()
+    # The pages must work under their own Content-Security-Policy.
+    assert not [m for m in console if "Content Security Policy" in m], console
 
 
 @dataclass
@@ -138,6 +145,40 @@ def served(
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@dataclass
+class Hostile:
+    """Another site, on another loopback origin: serves whatever pages a test gives it."""
+
+    url: str
+    pages: dict[str, str]
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    pages: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Hostile(f"http://127.0.0.1:{server.server_port}", pages)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _stop_jobs(sync_env: SyncEnv, launcher: Launcher) -> None:
@@ -361,6 +402,130 @@ def test_a_10000_chunk_job_loads_quickly(page: Any, served: Served, sync_env: Sy
         + ", ".join(f"{label} {seconds:.2f}s" for label, seconds in timings.items())
     )
     assert all(seconds < 5 for seconds in timings.values()), timings
+
+
+def _auto_submit(action: str, fields: dict[str, str], enctype: str = "") -> str:
+    """A page that posts a form to ``action`` as soon as it loads, as a hostile site would."""
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in fields.items()
+    )
+    kind = f' enctype="{enctype}"' if enctype else ""
+    return (
+        f'<!doctype html><form method="post" action="{html.escape(action)}"{kind}>{inputs}</form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+
+
+def test_another_sites_page_cannot_drive_the_jobs_view(
+    page: Any, served: Served, sync_env: SyncEnv, hostile: Hostile
+) -> None:
+    """The operator has the Jobs View open (so the browser holds its cookie) and visits a page
+    on another origin of the same machine, which posts to the Jobs View: nothing happens."""
+    ledger = sync_env.ledger
+    running = finished_job(ledger, JobStatus.RUNNING, completed=1, failed=0, pending=3)
+    done = finished_job(ledger, JobStatus.INCOMPLETE, tenant="globex")
+    ledger.set_tenant_sync_size("acme", SyncSize.SMALL)
+
+    def state() -> Any:
+        jobs = [j.to_dict(include_chunks=False) for j in ledger.list_jobs()]
+        return jobs, ledger.tenant_sync_sizes(), ledger.default_sync_size()
+
+    before = state()
+    # The operator's tab: the browser now holds the CSRF cookie, and sends it along with the
+    # hostile posts (same site: only the port differs), so only the checks stop them.
+    page.goto(served.url + "/settings")
+
+    target = served.url
+    new_job = {"tenant": "acme", "sync_type": "partial", "sync_size": "xlarge"}
+    # a JSON body smuggled in a text/plain form: {"tenant": ..., "x": "="}
+    smuggled = {'{"tenant": "acme", "sync_type": "full", "x": "': '"}'}
+    hostile.pages.update(
+        {
+            "/start": _auto_submit(f"{target}/jobs", new_job),
+            "/cancel": _auto_submit(f"{target}/jobs/{running.id}/cancel", {}),
+            "/resume": _auto_submit(f"{target}/jobs/{done.id}/resume", {}),
+            "/settings": _auto_submit(
+                f"{target}/settings", {"tenant": "acme", "sync_size": "xlarge"}
+            ),
+            "/api-start": _auto_submit(f"{target}/api/jobs", smuggled, "text/plain"),
+            "/api-cancel": _auto_submit(f"{target}/api/jobs/{running.id}/cancel", {}),
+            "/fetch": (
+                "<!doctype html><script>"
+                f"const target = {json.dumps(target)}, id = {json.dumps(running.id)};"
+                # a simple request: no preflight, the answer is opaque but the request is sent
+                "fetch(`${target}/api/jobs/${id}/cancel`, {method: 'POST', mode: 'no-cors',"
+                " body: '{}'}).then(() => {"
+                # a JSON request needs a preflight, which the server never grants
+                "  return fetch(`${target}/api/jobs`, {method: 'POST',"
+                "    headers: {'Content-Type': 'application/json'},"
+                "    body: JSON.stringify({tenant: 'acme', sync_type: 'full'})})"
+                "    .then(() => 'read', () => 'blocked');"
+                "}).then(r => { document.title = r; });"
+                "</script>"
+            ),
+        }
+    )
+
+    answers: list[tuple[str, int]] = []
+    page.on(
+        "response",
+        lambda r: (
+            answers.append((r.request.method + " " + r.url, r.status))
+            if r.url.startswith(target)
+            else None
+        ),
+    )
+    for path, expected in (
+        ("/start", 403),
+        ("/cancel", 403),
+        ("/resume", 403),
+        ("/settings", 403),
+        ("/api-start", 403),
+        ("/api-cancel", 403),
+    ):
+        with page.expect_response(lambda r: r.url.startswith(target)) as posted:
+            page.goto(hostile.url + path)
+        assert posted.value.status == expected, (path, posted.value.status)
+        page.wait_for_load_state()
+        assert "own pages" in page.content(), path  # the refusal says why
+    page.goto(hostile.url + "/fetch")
+    page.wait_for_function("document.title !== ''")
+    assert page.title() == "blocked"
+    assert (f"POST {target}/api/jobs/{running.id}/cancel", 403) in answers, answers
+
+    time.sleep(0.5)  # anything started would have been claimed by now
+    assert state() == before
+    assert not ledger.get_job(running.id).cancel_requested
+    assert served.launcher._children == []
+    print(f"\n[web cross-site] refused: {sorted(set(answers))}")
+
+
+def test_a_dns_rebound_name_gets_no_answer(browser: Any, served: Served) -> None:
+    """A name the attacker's DNS points at 127.0.0.1 reaches the server, which refuses it."""
+    port = served.url.rsplit(":", 1)[1]
+    rebinding = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.example 127.0.0.1"],
+    )
+    try:
+        opened = rebinding.new_page()
+        for path in ("/", "/api/jobs"):
+            answer = opened.goto(f"http://evil.example:{port}{path}")
+            assert answer is not None and answer.status == 400, path
+            assert "JOBSVIEW_ALLOWED_HOSTS=evil.example" in opened.content()
+    finally:
+        rebinding.close()
+
+
+def test_the_api_docs_work_offline(page: Any, served: Served) -> None:
+    """/docs is Swagger UI from the server's own static files, under the pages' CSP."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(served.url + "/docs")
+    page.locator(".opblock-summary-path", has_text="/api/jobs/{job_id}/cancel").wait_for()
+    assert page.locator(".opblock").count() >= 7
+    assert [url for url in asked if not url.startswith(served.url)] == []
 
 
 def test_screenshots(
