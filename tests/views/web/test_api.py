@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from chunking import SyncSize
-from ledger.models import ChunkStatus, JobStatus
+from ledger.models import ChunkStatus, Drift, JobStatus
 from tests.support import SyncEnv
 from tests.views.web.conftest import FakeLauncher, csrf, finished_job
 
@@ -440,6 +440,19 @@ def test_pages_answer_with_their_content(sync_env: SyncEnv, client: TestClient) 
     assert job_fragment.status_code == 200 and "<html" not in job_fragment.text
     assert '<section class="summary">' in job_fragment.text
     assert job_fragment.text.count("[failed]") == 12
+
+
+def test_drift_is_shown_on_the_job_and_in_the_list(sync_env: SyncEnv, client: TestClient) -> None:
+    ledger = sync_env.ledger
+    job = finished_job(ledger, JobStatus.RUNNING, completed=3, failed=0)
+    ledger.finish_job(job.id, JobStatus.COMPLETED, records=301, drift={"contacts": Drift(301, 300)})
+    detail = client.get(f"/jobs/{job.id}").text
+    assert "Drift: contacts 301 stored, 300 at the source (+1)" in detail
+    assert "301 records" in detail
+    listing = client.get("/").text
+    assert "⚠ drift" in listing and 'title="drift: contacts 301 stored' in listing
+    shown = client.get(f"/api/jobs/{job.id}").json()
+    assert shown["drift"]["contacts"]["difference"] == 1 and shown["records_synced"] == 301
 
 
 def test_unknown_job_page_is_a_404_page(sync_env: SyncEnv, client: TestClient) -> None:
