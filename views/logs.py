@@ -1,0 +1,137 @@
+"""Where a run's log goes: one line per record on the terminal, everything in a file.
+
+While ``jobsview run``, ``resume`` or ``demo`` runs a flow here, Prefect's engine logs each
+failed task with its traceback. On the terminal every record becomes one line (its first
+line, without the traceback), and a task run's "Finished in state Failed" line is left out
+when it only repeats the failure the task run just reported. The full records, tracebacks
+included, go to a file under the Prefect home (``$PREFECT_HOME/jobsview/logs``), whose path
+a run that did not complete prints once at the end. The newest ``KEEP`` files are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+KEEP = 50
+FILE_FORMAT = "%(asctime)s %(levelname)-7s %(processName)s/%(threadName)s %(name)s - %(message)s"
+
+
+def log_dir() -> Path:
+    """``$PREFECT_HOME/jobsview/logs``: beside Prefect's own state, one per user."""
+    from prefect.settings import get_current_settings
+
+    return Path(get_current_settings().home).expanduser() / "jobsview" / "logs"
+
+
+class OneLine(logging.Formatter):
+    """Format a record as ``inner`` would, but as one line and without its traceback."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        bare = logging.makeLogRecord(record.__dict__)  # the other handlers keep the traceback
+        bare.exc_info = bare.exc_text = bare.stack_info = None
+        text = self.inner.format(bare)
+        first, _, rest = text.partition("\n")
+        return f"{first} …" if rest.strip() else first
+
+
+class NoRepeatedFailure(logging.Filter):
+    """Drop a task run's "Finished in state Failed(...)" when that task run already said, in
+    an error line of its own, why it failed (after its retries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reported: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "prefect.task_runs" or record.levelno < logging.ERROR:
+            return True
+        task_run = str(getattr(record, "task_run_id", ""))
+        message = str(record.msg)
+        if message.startswith("Task run failed with"):
+            self.reported.add(task_run)
+        return not (message.startswith("Finished in state") and task_run in self.reported)
+
+
+@dataclass
+class RunLog:
+    """The file a run logs to; ``path`` exists once something was written."""
+
+    path: Path
+    handler: logging.FileHandler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.handler = logging.FileHandler(self.path, encoding="utf-8", delay=True)
+        self.handler.setLevel(logging.DEBUG)
+        self.handler.setFormatter(logging.Formatter(FILE_FORMAT))
+
+    def record(self, exc: BaseException, message: str = "the run stopped") -> None:
+        """Write ``exc`` with its traceback to the file only (the terminal gets one line)."""
+        rec = logging.LogRecord("jobsview", logging.ERROR, __file__, 0, message, (), None)
+        rec.exc_text = "".join(traceback.format_exception(exc)).rstrip()
+        self.handler.handle(rec)
+        self.handler.flush()
+
+
+def _loggers() -> Iterator[logging.Logger]:
+    """The root logger and every logger that does not pass its records on to it."""
+    yield logging.getLogger()
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and not logger.propagate and logger.handlers:
+            yield logger
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and not isinstance(
+        handler, logging.FileHandler
+    )
+
+
+def _prune(directory: Path) -> None:
+    old = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in old[KEEP - 1 :]:
+        path.unlink(missing_ok=True)
+
+
+def new_log_path() -> Path:
+    directory = log_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    _prune(directory)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return directory / f"run-{stamp}-{os.getpid()}.log"
+
+
+@contextmanager
+def run_log() -> Iterator[RunLog]:
+    """Send every record to a new run log file, and only one line of each to the terminal."""
+    log = RunLog(new_log_path())
+    formatters: dict[logging.Handler, logging.Formatter | None] = {}
+    attached: list[logging.Logger] = []
+    one_line_filter = NoRepeatedFailure()
+    for logger in _loggers():
+        logger.addHandler(log.handler)
+        attached.append(logger)
+        for handler in logger.handlers:
+            if _is_console(handler) and handler not in formatters:
+                formatters[handler] = handler.formatter
+                handler.setFormatter(OneLine(handler.formatter))
+                handler.addFilter(one_line_filter)
+    try:
+        yield log
+    finally:
+        for logger in attached:
+            logger.removeHandler(log.handler)
+        for handler, formatter in formatters.items():
+            handler.setFormatter(formatter)
+            handler.removeFilter(one_line_filter)
+        log.handler.close()
