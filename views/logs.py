@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,17 @@ def log_dir() -> Path:
     from prefect.settings import get_current_settings
 
     return Path(get_current_settings().home).expanduser() / "jobsview" / "logs"
+
+
+def _usable_dir() -> Path:
+    """``log_dir()``, or a new temporary directory where that cannot be written."""
+    directory = log_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _prune(directory)
+        return directory
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="jobsview-logs-"))
 
 
 class OneLine(logging.Formatter):
@@ -98,17 +110,15 @@ def _is_console(handler: logging.Handler) -> bool:
 
 
 def _prune(directory: Path) -> None:
-    old = sorted(directory.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in old[KEEP - 1 :]:
+    """Keep the newest ``KEEP - 1`` run logs, to make room for one more."""
+    logs = sorted(directory.glob("run-*.log"), reverse=True)  # names start with a timestamp
+    for path in logs[KEEP - 1 :]:
         path.unlink(missing_ok=True)
 
 
 def new_log_path() -> Path:
-    directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    _prune(directory)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return directory / f"run-{stamp}-{os.getpid()}.log"
+    return _usable_dir() / f"run-{stamp}-{os.getpid()}.log"
 
 
 @contextmanager
