@@ -6,9 +6,9 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from ledger.models import Job, JobStatus
 from ledger.render import describe_previous, render_tree
 from ledger.store import Ledger, get_ledger
 from views.live import live_job
+
+if TYPE_CHECKING:
+    from views.logs import RunLog
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -139,16 +142,10 @@ def run_job(
 ) -> Run:
     """Claim a job (refused at once, before any flow run, while another runs), then run its
     flow in this process with live progress on a terminal; return the job and its log."""
-    from flows import sync_job  # Prefect import is slow: only when running
     from flows.claim import claim
     from flows.prefect_api import flow_run_state
     from views.logs import run_log
-    from views.prefect_setup import (
-        check_api,
-        configured_api,
-        describe_prefect_failure,
-        tie_temporary_server,
-    )
+    from views.prefect_setup import check_api, configured_api
 
     ledger = open_ledger()
     api = configured_api()
@@ -170,27 +167,41 @@ def run_job(
     else:
         previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
         say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    live = out.is_terminal and not as_json
     with run_log() as log:
-        if not api:
-            tie_temporary_server(log.path)
-        with live_job(ledger, job.id, out, tree=False) if live else nullcontext():
-            try:
-                sync_job(
-                    tenant=tenant,
-                    sync_type=sync_type,
-                    job_id=job.id,
-                    resume_of=job.parent_id,
-                    return_state=True,
-                )
-            except KeyboardInterrupt:
-                err.print("Interrupted: the job stopped its chunks and is cancelled.")
-            except (JobsViewError, SQLAlchemyError) as exc:
-                log.record(exc)
-                raise
-            except Exception as exc:  # Prefect could not start or finish the flow run
-                log.record(exc)
-                raise JobsViewError(
-                    f"{describe_prefect_failure(exc)}; full log: {log.path}"
-                ) from None
+        _run_flow(ledger, job, log, temporary=not api, live=out.is_terminal and not as_json)
     return Run(ledger.get_job(job.id), log.path)
+
+
+def _run_flow(ledger: Ledger, job: Job, log: RunLog, *, temporary: bool, live: bool) -> None:
+    """Run the claimed job's flow here; Prefect's own failures become one line, their trace
+    goes to the log. ``temporary``: on a temporary Prefect server that dies with us."""
+    from flows import sync_job  # Prefect import is slow: only when running
+    from flows.claim import release_unstarted
+    from views.logs import child_logging
+    from views.prefect_setup import describe_prefect_failure, temporary_api
+
+    try:
+        with ExitStack() as stack:
+            if temporary:
+                stack.enter_context(temporary_api(log.path))
+            stack.enter_context(child_logging(log))  # after the server: it logs to the file
+            if live:
+                stack.enter_context(live_job(ledger, job.id, out, tree=False))
+            sync_job(
+                tenant=job.tenant,
+                sync_type=SyncType(job.sync_type),
+                job_id=job.id,
+                resume_of=job.parent_id,
+                return_state=True,
+            )
+    except KeyboardInterrupt:
+        release_unstarted(ledger, job.id, "interrupted")  # before its flow run started
+        err.print("Interrupted: the job stopped its chunks and is cancelled.")
+    except (JobsViewError, SQLAlchemyError) as exc:
+        log.record(exc)
+        raise
+    except Exception as exc:  # Prefect could not start or finish the flow run
+        log.record(exc)
+        why = describe_prefect_failure(exc)
+        release_unstarted(ledger, job.id, why)  # if it never started, it blocks nothing
+        raise JobsViewError(f"{why}; full log: {log.path}") from None

@@ -6,7 +6,9 @@ line, without the traceback), and a task run's "Finished in state Failed" line i
 when it only repeats the failure the task run just reported. The full records, tracebacks
 included, go to a file under the Prefect home (``$PREFECT_HOME/jobsview/logs``), whose path
 a run that did not complete prints once at the end. The newest ``KEEP`` files are kept.
-"""
+
+``run_log`` sets this up in this process; ``child_logging`` in the processes the run starts
+(Dask workers), through a copy of Prefect's logging configuration."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 KEEP = 50
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(processName)s/%(threadName)s %(name)s - %(message)s"
@@ -55,6 +58,18 @@ class OneLine(logging.Formatter):
         text = self.inner.format(bare)
         first, _, rest = text.partition("\n")
         return f"{first} …" if rest.strip() else first
+
+
+def one_line_formatter(format: str | None = None, datefmt: str | None = None) -> OneLine:
+    """``logging.Formatter(format, datefmt)``, one line: a factory for ``dictConfig``."""
+    return OneLine(logging.Formatter(format, datefmt))
+
+
+def one_line_prefect_formatter(**options: Any) -> OneLine:
+    """Prefect's console formatter, one line: a factory for ``dictConfig``."""
+    from prefect.logging.formatters import PrefectFormatter
+
+    return OneLine(PrefectFormatter(**options))
 
 
 class NoRepeatedFailure(logging.Filter):
@@ -119,6 +134,52 @@ def _prune(directory: Path) -> None:
 def new_log_path() -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return _usable_dir() / f"run-{stamp}-{os.getpid()}.log"
+
+
+def child_config(log: RunLog) -> dict[str, Any]:
+    """Prefect's default logging configuration, with this run's terminal and file rules."""
+    import yaml
+    from prefect.logging.configuration import DEFAULT_LOGGING_SETTINGS_PATH
+
+    config: dict[str, Any] = yaml.safe_load(DEFAULT_LOGGING_SETTINGS_PATH.read_text())
+    config["formatters"]["standard"]["()"] = f"{__name__}.one_line_prefect_formatter"
+    config["formatters"]["debug"]["()"] = f"{__name__}.one_line_formatter"
+    config["formatters"]["jobsview_file"] = {"format": FILE_FORMAT}
+    config.setdefault("filters", {})["jobsview_once"] = {"()": f"{__name__}.NoRepeatedFailure"}
+    config["handlers"]["console"]["filters"] = ["jobsview_once"]
+    config["handlers"]["jobsview_file"] = {
+        "class": "logging.FileHandler",
+        "filename": str(log.path),
+        "encoding": "utf-8",
+        "delay": True,
+        "formatter": "jobsview_file",
+    }
+    for logger in [config["root"], *config["loggers"].values()]:
+        if logger is config["root"] or logger.get("propagate") is False:
+            logger["handlers"] = [*logger.get("handlers", []), "jobsview_file"]
+    return config
+
+
+@contextmanager
+def child_logging(log: RunLog) -> Iterator[None]:
+    """Processes started in the block (Dask workers) log as this one does during a run.
+
+    They read PREFECT_LOGGING_SETTINGS_PATH when they import Prefect: it names a copy of
+    Prefect's default configuration with the rules above. One set by the user is kept.
+    """
+    import yaml
+
+    if "PREFECT_LOGGING_SETTINGS_PATH" in os.environ:
+        yield
+        return
+    path = log.path.with_suffix(".logging.yml")
+    path.write_text(yaml.safe_dump(child_config(log)))
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_LOGGING_SETTINGS_PATH", None)
+        path.unlink(missing_ok=True)
 
 
 @contextmanager

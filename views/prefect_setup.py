@@ -3,11 +3,15 @@
 * PREFECT_API_URL set: ``check_api`` makes sure that server answers, so an unreachable one is
   one line naming PREFECT_API_URL rather than a traceback from inside Prefect's flow engine.
 * unset: Prefect starts a temporary server on first use; ``tie_temporary_server`` makes it one
-  that dies with this process (``views.tethered_server``).
+  that dies with this process (``views.tethered_server``), and ``temporary_api`` starts that
+  one at once for a block that runs a flow.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import ConfigError
@@ -60,6 +64,34 @@ def prepare_prefect(output: Path | None = None) -> None:
         check_api(api)
     else:
         tie_temporary_server(output)
+
+
+@contextmanager
+def temporary_api(output: Path | None = None) -> Iterator[None]:
+    """Run the block on a temporary Prefect server that dies with this process.
+
+    The server is started now and named in this context's settings and in PREFECT_API_URL,
+    so that processes started in the block (Dask workers) use it too rather than each
+    starting a server of its own. Without ephemeral mode, Prefect's own error applies.
+    """
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if not get_current_settings().server.ephemeral.enabled:
+        yield
+        return
+    from views import tethered_server
+
+    url = tethered_server.start(output)
+    saved = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = saved
 
 
 def describe_prefect_failure(exc: BaseException) -> str:

@@ -9,6 +9,8 @@ registers its server (``SubprocessASGIServer._instances[None]``). Its output goe
 run's log file rather than the terminal, and it gets at least ``MIN_STARTUP_SECONDS`` to
 start (creating its database on a busy machine takes longer than Prefect's default 20 s).
 
+``start`` starts it at once, for a command that is about to run a flow and wants its URL.
+
 Importing this module imports Prefect's server: only when a temporary server is needed.
 """
 
@@ -96,3 +98,11 @@ def install(output: Path | None = None) -> None:
         instances.pop(None)
     server = TetheredServer()  # registers itself as the default (port None) instance
     server.output = output
+
+
+def start(output: Path | None = None) -> str:
+    """Start the temporary server now (if not yet running) and return its API URL."""
+    install(output)
+    server = SubprocessASGIServer()  # the default instance: the one installed above
+    server.start()
+    return server.api_url

@@ -24,11 +24,22 @@ LOG_LINE = re.compile(r"^Full log, with tracebacks: (?P<path>\S+\.log)$", re.MUL
 REJECTION = "[/oops] [bold]x[/bold]"
 
 
+@pytest.fixture(params=["threads", "dask"])
+def task_runner(request: pytest.FixtureRequest, db_url: str) -> str:
+    """Chunks run on threads here, or on the processes of a local Dask cluster."""
+    if request.param == "dask":
+        pytest.importorskip("prefect_dask")
+        if not db_url.startswith("sqlite"):
+            pytest.skip("the task runner does not depend on the database")
+    return str(request.param)
+
+
 def test_a_failed_chunk_is_one_line_and_its_trace_is_in_the_log(
-    sync_env: SyncEnv, cli_env: dict[str, str]
+    sync_env: SyncEnv, cli_env: dict[str, str], task_runner: str
 ) -> None:
     sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
-    result = call(cli_env | {"JOBSVIEW_CHUNK_RETRIES": "1"}, "run", "-t", "acme", "--type", "full")
+    env = cli_env | {"JOBSVIEW_CHUNK_RETRIES": "1", "JOBSVIEW_TASK_RUNNER": task_runner}
+    result = call(env, "run", "--tenant", "acme", "--type", "full")
     assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     failures = [line for line in result.stderr.splitlines() if "ERROR" in line]
@@ -110,12 +121,14 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_kill_9_leaves_no_process_behind(sync_env: SyncEnv, tmp_path: Path) -> None:
-    """Without PREFECT_API_URL the run's temporary Prefect server is its child: it must end
-    with the run, even when the run is killed with SIGKILL."""
+def test_kill_9_leaves_no_process_behind(
+    sync_env: SyncEnv, tmp_path: Path, task_runner: str
+) -> None:
+    """Without PREFECT_API_URL the run's temporary Prefect server is its child (and Dask's
+    workers are): they must end with the run, even when the run is killed with SIGKILL."""
     sync_env.source.faults.slow_ms = 100
     env = clean_env(tmp_path) | {k: v for k, v in os.environ.items() if k.startswith("JOBSVIEW_")}
-    env["JOBSVIEW_PAGE_SIZE"] = "20"
+    env |= {"JOBSVIEW_PAGE_SIZE": "20", "JOBSVIEW_TASK_RUNNER": task_runner}
     proc = subprocess.Popen(
         [*jobsview(), "run", "--tenant", "acme", "--type", "full", "--sync-size", "small"],
         env=env,
