@@ -99,8 +99,8 @@ def describe_prefect_failure(exc: BaseException) -> str:
     text = str(exc)
     if "ephemeral Prefect API server" in text:
         return (
-            "the temporary Prefect server did not start in time; run one with "
-            "`prefect server start` and set PREFECT_API_URL to it"
+            "the temporary Prefect server did not start (its output is in the full log); "
+            "run one with `prefect server start` and set PREFECT_API_URL to it"
         )
     if "Failed to reach API" in text:
         return f"lost the Prefect API (PREFECT_API_URL): {first_line(exc)}"
