@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from chunking import SyncSize
-from core.errors import JobConflictError
 from core.settings import get_settings
 from core.validation import SyncType
 from ledger.models import JobStatus
@@ -27,7 +27,7 @@ from views.console import (
     JsonOpt,
     TenantOpt,
     emit_json,
-    fail,
+    finish,
     handles_errors,
     open_ledger,
     out,
@@ -38,6 +38,7 @@ from views.console import (
 from views.deployments_cli import deployments_app
 from views.live import live_job
 from views.settings_cli import settings_app
+from views.usage import JsonUsageGroup
 
 app = typer.Typer(
     name="jobsview",
@@ -45,6 +46,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=JsonUsageGroup,
 )
 app.add_typer(settings_app, name="settings")
 app.add_typer(deployments_app, name="deployments")
@@ -64,12 +66,7 @@ def run(
     job_id: JobIdOpt = None,
 ) -> None:
     """Plan and run a sync job in this process, then print it."""
-    try:
-        job = run_job(tenant, sync_type, sync_size, as_json, job_id)
-    except JobConflictError as exc:
-        fail(str(exc), as_json, blocking_job_id=exc.blocking_job_id)
-    print_job(job, as_json)
-    raise typer.Exit(EXIT_CODES.get(job.status, 1))
+    finish(run_job(tenant, sync_type, sync_size, as_json, job_id), as_json)
 
 
 @app.command()
@@ -89,7 +86,7 @@ def jobs(
         return
     table = Table("job", "tenant", "type", "status", "chunks", "records", "created (UTC)")
     for job in found:
-        table.add_row(
+        cells = (
             job.id[:8],
             job.tenant,
             job.sync_type,
@@ -98,6 +95,7 @@ def jobs(
             f"{job.records_synced:,}",
             f"{job.created_at:%Y-%m-%d %H:%M:%S}",
         )
+        table.add_row(*map(Text, cells))  # text, never markup
     out.print(table if found else "No jobs yet: start one with `jobsview run`.")
 
 
@@ -136,7 +134,9 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(found.to_dict(include_chunks=False))
     else:
-        out.print(f"Cancel requested for job {found.id}; it stops within a few seconds.")
+        out.print(
+            f"Cancel requested for job {found.id}; it stops within a few seconds.", markup=False
+        )
 
 
 @app.command()
@@ -144,11 +144,10 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
 def resume(job: JobArg, as_json: JsonOpt = False, job_id: JobIdOpt = None) -> None:
     """Run, as a new linked job, only the chunks of JOB that did not complete."""
     parent = open_ledger().get_job(job, with_chunks=False)
-    found = run_job(
+    run = run_job(
         parent.tenant, SyncType(parent.sync_type), None, as_json, job_id, resume_of=parent.id
     )
-    print_job(found, as_json)
-    raise typer.Exit(EXIT_CODES.get(found.status, 1))
+    finish(run, as_json)
 
 
 @app.command()

@@ -6,20 +6,26 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from contextlib import nullcontext
-from typing import Annotated, Any, NoReturn, TypeVar
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from chunking import SyncSize
-from core.errors import JobsViewError
+from core.errors import JobConflictError, JobsViewError
 from core.settings import get_settings
 from core.validation import SyncType, validate_tenant
 from ledger.models import Job, JobStatus
 from ledger.render import describe_previous, render_tree
 from ledger.store import Ledger, get_ledger
 from views.live import live_job
+
+if TYPE_CHECKING:
+    from views.logs import RunLog
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,22 +44,43 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
+def one_line(message: str) -> str:
+    """``invalid settings:\n  A: ...\n  B: ...`` as ``invalid settings: A: ...; B: ...``."""
+    head, *rest = [line.strip() for line in message.strip().splitlines()] or [""]
+    if not rest:
+        return head
+    return f"{head} {'; '.join(rest)}" if head.endswith(":") else "; ".join([head, *rest])
+
+
 def fail(message: str, as_json: bool = False, **extra: Any) -> NoReturn:
+    """One ``error:`` line on stderr (the message verbatim, on one line), and one JSON
+    document on stdout if asked."""
+    message = one_line(message)
     if as_json:
         emit_json({"error": message, **extra})
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(1)
 
 
+def database_error(exc: SQLAlchemyError) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"database error: {lines[0] if lines else type(exc).__name__}"
+
+
 def handles_errors(fn: F) -> F:
-    """Turn Jobs View errors into a clear message and exit code 1."""
+    """Turn Jobs View and database errors into one clear line and exit code 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
+        except JobConflictError as exc:
+            fail(str(exc), as_json, blocking_job_id=exc.blocking_job_id)
         except JobsViewError as exc:
-            fail(str(exc), bool(kwargs.get("as_json")))
+            fail(str(exc), as_json)
+        except SQLAlchemyError as exc:
+            fail(database_error(exc), as_json)
 
     return wrapper  # type: ignore[return-value]
 
@@ -87,6 +114,24 @@ def print_job(job: Job, as_json: bool) -> None:
         out.print(render_tree(job), markup=False)
 
 
+class Run(NamedTuple):
+    """A job run here, and the file its full log went to."""
+
+    job: Job
+    log_file: Path
+
+
+def finish(run: Run, as_json: bool, note: str | None = None) -> NoReturn:
+    """Print the job (and ``note`` as text); if it did not complete, where its full log is;
+    exit with its code."""
+    print_job(run.job, as_json)
+    if note and not as_json:
+        out.print(note, markup=False)
+    if run.job.status is not JobStatus.COMPLETED and run.log_file.exists():
+        err.print(f"Full log, with tracebacks: {run.log_file}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_CODES.get(run.job.status, 1))
+
+
 def run_job(
     tenant: str,
     sync_type: SyncType,
@@ -94,14 +139,18 @@ def run_job(
     as_json: bool,
     job_id: str | None = None,
     resume_of: str | None = None,
-) -> Job:
+) -> Run:
     """Claim a job (refused at once, before any flow run, while another runs), then run its
-    flow in this process with live progress on a terminal; return the job."""
-    from flows import sync_job  # Prefect import is slow: only when running
+    flow in this process with live progress on a terminal; return the job and its log."""
     from flows.claim import claim
     from flows.prefect_api import flow_run_state
+    from views.logs import run_log
+    from views.prefect_setup import check_api, configured_api
 
     ledger = open_ledger()
+    api = configured_api()
+    if api:
+        check_api(api)
     job = claim(
         ledger,
         get_settings(),
@@ -118,16 +167,41 @@ def run_job(
     else:
         previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
         say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    live = out.is_terminal and not as_json
-    with live_job(ledger, job.id, out, tree=False) if live else nullcontext():
-        try:
+    with run_log() as log:
+        _run_flow(ledger, job, log, temporary=not api, live=out.is_terminal and not as_json)
+    return Run(ledger.get_job(job.id), log.path)
+
+
+def _run_flow(ledger: Ledger, job: Job, log: RunLog, *, temporary: bool, live: bool) -> None:
+    """Run the claimed job's flow here; Prefect's own failures become one line, their trace
+    goes to the log. ``temporary``: on a temporary Prefect server that dies with us."""
+    from flows import sync_job  # Prefect import is slow: only when running
+    from flows.claim import release_unstarted
+    from views.logs import child_logging
+    from views.prefect_setup import describe_prefect_failure, temporary_api
+
+    try:
+        with ExitStack() as stack:
+            if temporary:
+                stack.enter_context(temporary_api(log.path))
+            stack.enter_context(child_logging(log))  # after the server: it logs to the file
+            if live:
+                stack.enter_context(live_job(ledger, job.id, out, tree=False))
             sync_job(
-                tenant=tenant,
-                sync_type=sync_type,
+                tenant=job.tenant,
+                sync_type=SyncType(job.sync_type),
                 job_id=job.id,
                 resume_of=job.parent_id,
                 return_state=True,
             )
-        except KeyboardInterrupt:
-            err.print("Interrupted: the job stopped its chunks and is cancelled.")
-    return ledger.get_job(job.id)
+    except KeyboardInterrupt:
+        release_unstarted(ledger, job.id, "interrupted")  # before its flow run started
+        err.print("Interrupted: the job stopped its chunks and is cancelled.")
+    except (JobsViewError, SQLAlchemyError) as exc:
+        log.record(exc)
+        raise
+    except Exception as exc:  # Prefect could not start or finish the flow run
+        log.record(exc)
+        why = describe_prefect_failure(exc)
+        release_unstarted(ledger, job.id, why)  # if it never started, it blocks nothing
+        raise JobsViewError(f"{why}; full log: {log.path}") from None

@@ -27,8 +27,10 @@ def serve(config: ConfigOpt = None) -> None:
     """Serve every deployment from this process (no work pool): schedules, the Prefect UI's
     Run button and the auto-resume automation all start runs here, until Ctrl-C."""
     from deployments import load_specs, serve_all
+    from views.prefect_setup import prepare_prefect
 
     specs = load_specs(config) if config else load_specs()
+    prepare_prefect()
     err.print(f"Serving {len(specs)} deployments of flow sync-job; Ctrl-C stops.")
     serve_all(specs, get_settings())
 

@@ -11,14 +11,13 @@ from core.errors import JobsViewError
 from core.settings import get_settings
 from core.validation import SyncType
 from views.console import (
-    EXIT_CODES,
     JsonOpt,
     err,
     fail,
+    finish,
     handles_errors,
     open_ledger,
     out,
-    print_job,
     run_job,
 )
 
@@ -30,6 +29,7 @@ def serve(
     """The web Jobs View: jobs list, job detail, Settings and the JSON API (at /docs)."""
     import uvicorn
 
+    from views.prefect_setup import configured_api, tie_temporary_server
     from views.web import Launcher, create_app
     from views.web.security import is_loopback
 
@@ -39,7 +39,12 @@ def serve(
         fail(str(exc))
     if not is_loopback(host) and settings.api_token is None:
         fail(f"refusing to listen on {host} without JOBSVIEW_API_TOKEN: set one, or use 127.0.0.1")
-    err.print(f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)")
+    if not configured_api():  # the temporary Prefect server background jobs share
+        tie_temporary_server()
+    err.print(
+        f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)",
+        markup=False,
+    )
     uvicorn.run(
         create_app(Launcher(Path("jobsview-jobs.log"))), host=host, port=port, log_level="warning"
     )
@@ -77,25 +82,28 @@ def demo_source(
         rate_drop=rate_drop,
         slow_ms=slow_ms,
     )
-    err.print(f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.")
+    err.print(
+        f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.",
+        markup=False,
+    )
     serve_forever(host=host, port=port, faults=faults)
 
 
 @handles_errors
 def demo(as_json: JsonOpt = False) -> None:
     """The quickstart: start the demo source, run a full sync of tenant acme, print the tree."""
+    from core.db import safe_url
     from views.demo import run_demo
 
-    job = run_demo(lambda: run_job("acme", SyncType.FULL, None, as_json))
-    print_job(job, as_json)
-    if not as_json:
-        out.print(
-            f"\nThe job is in the ledger at {get_settings().database_url}. Open the web Jobs "
-            f"View with `jobsview serve`, then http://127.0.0.1:8080/jobs/{job.id} ; or look "
-            f"again here with `jobsview show {job.id[:8]}`.",
-            markup=False,
-        )
-    raise typer.Exit(EXIT_CODES.get(job.status, 1))
+    run = run_demo(lambda: run_job("acme", SyncType.FULL, None, as_json))
+    job_id = run.job.id
+    finish(
+        run,
+        as_json,
+        note=f"\nThe job is in the ledger at {safe_url(get_settings().database_url)}. Open the "
+        f"web Jobs View with `jobsview serve`, then http://127.0.0.1:8080/jobs/{job_id} ; or "
+        f"look again here with `jobsview show {job_id[:8]}`.",
+    )
 
 
 @handles_errors

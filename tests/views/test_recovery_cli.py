@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_API_URL
 
 from ledger import ChunkStatus, JobStatus
 from tests.support import SyncEnv
 from tests.views.test_commands import jobsview
-
-
-@pytest.fixture
-def cli_env(sync_env: SyncEnv, tmp_path: Path) -> dict[str, str]:
-    """Subprocess environment: the test's settings and the session's Prefect server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
-    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    return env
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
