@@ -92,7 +92,7 @@ def jobs(
             job.sync_type,
             job.status.value,
             f"{job.done_chunks}/{job.total_chunks}",
-            f"{job.records_synced:,}",
+            f"{job.records_synced:,}" + (" (drift)" if job.drift else ""),
             f"{job.created_at:%Y-%m-%d %H:%M:%S}",
         )
         table.add_row(*map(Text, cells))  # text, never markup

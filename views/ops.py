@@ -39,6 +39,12 @@ def serve(
         fail(str(exc))
     if not is_loopback(host) and settings.api_token is None:
         fail(f"refusing to listen on {host} without JOBSVIEW_API_TOKEN: set one, or use 127.0.0.1")
+    if not is_loopback(host) and not settings.allowed_hosts:
+        err.print(
+            f"warning: browsers reaching {host} by a name other than localhost or 127.0.0.1 "
+            "get 400: list that name in JOBSVIEW_ALLOWED_HOSTS",
+            markup=False,
+        )
     if not configured_api():  # the temporary Prefect server background jobs share
         tie_temporary_server()
     err.print(

@@ -10,7 +10,9 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from typer.testing import CliRunner
 
+from chunking import plan_chunks
 from connectors.demo_faults import MalformedRule
+from ledger import Drift, JobStatus
 from tests.support import SyncEnv
 from views.cli import app
 
@@ -176,3 +178,22 @@ def test_invalid_setting_is_reported_at_start_up(sync_env: SyncEnv) -> None:
     sync_env.set(sync_size="gigantic")
     code, _, err = cli("jobs")
     assert code == 1 and "JOBSVIEW_SYNC_SIZE" in err and "xlarge" in err
+
+
+def test_drift_is_shown_in_the_jobs_list_and_the_tree(sync_env: SyncEnv) -> None:
+    ledger = sync_env.ledger
+    job = ledger.create_job(
+        job_id=str(uuid.uuid4()),
+        tenant="acme",
+        sync_type="full",
+        sync_size="small",
+        chunk_size=100,
+        resources=("contacts",),
+    )
+    ledger.add_chunks(job.id, plan_chunks([("contacts", 100)], 100), {})
+    ledger.start_job(job.id, ran_as_full=False)
+    ledger.finish_job(job.id, JobStatus.COMPLETED, records=101, drift={"contacts": Drift(101, 99)})
+    code, out, _ = cli("jobs")
+    assert code == 0 and "101 (drift)" in out
+    code, out, _ = cli("show", job.id[:8])
+    assert "drift: contacts 101 stored, 99 at the source (+2)" in out
