@@ -6,16 +6,16 @@ import functools
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
+from connectors import bounded
 from connectors.responses import (
     Failure,
     Page,
@@ -37,22 +37,13 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 USER_AGENT = "jobsview/0.1"
 MIB = 1024 * 1024
-STOP_POLL = 0.25  # how often a request in flight, or a wait, looks for a stop
-ERROR_BODY_BYTES = 64 * 1024  # enough of an error answer to quote it
-# Bodies are decoded as they stream in; these headers describe the wire form, not ours.
-_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def _call_with(hook: Callable[[str], None], tenant: str, _abort: threading.Event) -> None:
-    hook(tenant)
-
-
-class _BodyTooLarge(Exception):
-    """A page's body outgrew what one request may hold."""
+    hook(tenant)  # a hook cannot be told to give up: abandoned, it ends by itself
 
 
 @dataclass
@@ -200,7 +191,7 @@ class RestSource:
                     tenant, resource, offset, limit, updated_since, should_stop
                 )
                 break
-            except _BodyTooLarge as exc:
+            except bounded.BodyTooLarge as exc:
                 if limit <= 2:
                     raise RecordTooLargeError(
                         f"a record at offset {offset} or {offset + 1} is over "
@@ -250,31 +241,34 @@ class RestSource:
         params: dict[str, str | int] = {"offset": offset, "limit": limit}
         if updated_since is not None:
             params["updated_since"] = iso_utc(updated_since)  # httpx percent-encodes the '+'
+        what = f"{resource} of tenant {tenant} at offset {offset}"
+        sleep = self.retry.sleep
+        read = functools.partial(
+            bounded.read,
+            self._client,
+            url,
+            params,
+            max_body=self.max_page_bytes,
+            deadline=self.deadline,
+        )
         attempt = 0
         while True:
             attempt += 1
             # Checked before every try, so a cancel is not held up by a long retry sequence.
             if should_stop is not None and should_stop():
-                raise StopRequested(
-                    f"stop requested before reading {resource} of tenant {tenant} "
-                    f"at offset {offset}"
-                )
-            self._wait(self._throttle(tenant).remaining(), should_stop, ctx)
+                raise StopRequested(f"stop requested before reading {what}")
+            paused = self._throttle(tenant).remaining()
+            bounded.wait(paused, sleep, should_stop, f"waiting to read {what}")
             if self._before_request is not None:
                 # A shared rate limit may hold the request for minutes after a 429.
-                self._until_stopped(
-                    functools.partial(_call_with, self._before_request, tenant),
-                    should_stop,
-                    ctx,
-                    "waiting for a rate-limit slot to read",
-                )
+                hook = functools.partial(_call_with, self._before_request, tenant)
+                slot = f"waiting for a rate-limit slot to read {what}"
+                bounded.until_stopped(hook, should_stop, slot)
             self._count(requests=1)
             retry_after: float | None = None
             failure: Failure
             try:
-                response = self._until_stopped(
-                    lambda abort: self._read(url, params, abort), should_stop, ctx, "reading"
-                )
+                response = bounded.until_stopped(read, should_stop, f"reading {what}")
             except httpx.TransportError as exc:
                 if not is_transient(exc):
                     raise FatalSourceError(
@@ -314,91 +308,7 @@ class RestSource:
             if isinstance(failure, httpx.Response) and failure.status_code == 429:
                 self._throttle(tenant).pause(delay)  # every chunk of the tenant waits
             else:
-                self._wait(delay, should_stop, ctx)
-
-    def _until_stopped(
-        self,
-        work: Callable[[threading.Event], T],
-        should_stop: Callable[[], bool] | None,
-        ctx: dict[str, Any],
-        doing: str,
-    ) -> T:
-        """``work(abort)``; with ``should_stop``, on a thread of its own, so that a stop is seen
-        within ``STOP_POLL`` whatever holds the work up. Abandoned work sees ``abort`` set."""
-        abort = threading.Event()
-        if should_stop is None:
-            return work(abort)
-        outcome: list[T | BaseException] = []
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                outcome.append(work(abort))
-            except BaseException as exc:  # handed over to the caller's thread
-                outcome.append(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=run, name="jobsview-source-request", daemon=True).start()
-        while not done.wait(STOP_POLL):
-            if should_stop():
-                abort.set()
-                raise StopRequested(
-                    f"stopped while {doing} {ctx['resource']} of tenant {ctx['tenant']} at "
-                    f"offset {ctx['offset']}"
-                )
-        result = outcome[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def _read(
-        self, url: str, params: dict[str, str | int], abort: threading.Event
-    ) -> httpx.Response:
-        """GET ``url`` and read the body, giving up past ``deadline`` or when ``abort`` is set."""
-        give_up_at = time.monotonic() + self.deadline
-        with self._client.stream("GET", url, params=params) as response:
-            cap = self.max_page_bytes if response.status_code == 200 else ERROR_BODY_BYTES
-            body = bytearray()
-            for piece in response.iter_bytes():
-                if abort.is_set() or time.monotonic() > give_up_at:
-                    raise httpx.ReadTimeout(
-                        f"no complete answer within {self.deadline:g}s", request=response.request
-                    )
-                body += piece
-                if len(body) > cap:
-                    if response.status_code == 200:
-                        raise _BodyTooLarge(len(body))
-                    break  # an error's start is all we quote
-            headers = [
-                (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS
-            ]
-            return httpx.Response(
-                response.status_code,
-                headers=headers,
-                content=bytes(body),
-                request=response.request,
-            )
-
-    def _wait(
-        self, seconds: float, should_stop: Callable[[], bool] | None, ctx: dict[str, Any]
-    ) -> None:
-        """Sleep, in short steps when a stop may come, so it is seen within ``STOP_POLL``."""
-        if seconds <= 0:
-            return
-        if should_stop is None:
-            self.retry.sleep(seconds)
-            return
-        waited = 0.0
-        while waited < seconds:
-            if should_stop():
-                raise StopRequested(
-                    f"stopped while waiting to read {ctx['resource']} of tenant "
-                    f"{ctx['tenant']} at offset {ctx['offset']}"
-                )
-            step = min(STOP_POLL, seconds - waited)
-            self.retry.sleep(step)
-            waited += step
+                bounded.wait(delay, sleep, should_stop, f"waiting to read {what}")
 
     def _throttle(self, tenant: str) -> Throttle:
         with self._stats_lock:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.models import ChunkStatus, Job, JobStatus, empty_counts
+from ledger.store import Ledger
 
 
 def make_job(status: str = "completed", **overrides: Any) -> Job:
@@ -39,3 +40,23 @@ def make_items(n: int, start: int = 0, **fields: Any) -> list[dict[str, Any]]:
 def unique(prefix: str) -> str:
     """A tenant name of its own: the Prefect server, and its artifact keys, span the session."""
     return f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+
+def queued_job(
+    ledger: Ledger,
+    tenant: str = "acme",
+    *,
+    sync_type: str = "full",
+    resources: tuple[str, ...] = ("contacts",),
+    **kw: Any,
+) -> Job:
+    """A job as a run claims it: queued, Sync Size small, no chunks planned yet."""
+    return ledger.create_job(
+        job_id=str(uuid.uuid4()),
+        tenant=tenant,
+        sync_type=sync_type,
+        sync_size="small",
+        chunk_size=100,
+        resources=resources,
+        **kw,
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from connectors.demo_faults import DemoFaults
 from connectors.demo_source import DemoSourceServer
 from connectors.destination import Destination, get_destination
 from core.settings import get_settings
+from flows import sync_job
 from ledger.store import Ledger, get_ledger
 
 
@@ -55,6 +58,18 @@ def assert_destination_equals_source(
         stored = destination.read(tenant, resource)
         assert stored.keys() == expected.keys(), f"{tenant}/{resource} ids differ"
         assert stored == expected, f"{tenant}/{resource} payloads differ"
+
+
+def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """``sync_job(**kwargs)`` on a thread; its final state lands in ``box["state"]``."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        box["state"] = sync_job(return_state=True, **kwargs)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, box
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from connectors.demo_faults import MalformedRule
 from core import JobConflictError, JobNotFoundError
 from flows import adapter, new_job_id, sync_job
 from ledger import ChunkStatus, Job, JobStatus
+from tests.factories import queued_job
 from tests.support import SyncEnv
 from tests.views.test_commands import jobsview
 from views.web import create_app
@@ -164,14 +165,7 @@ def completed(env: SyncEnv, job_id: str) -> int:
 def test_a_refused_run_leaves_nothing_in_prefect(sync_env: SyncEnv) -> None:
     tenant = unique("busy")
     sync_env.source.store.add_tenant(tenant, {"contacts": 10, "deals": 0})
-    blocking = sync_env.ledger.create_job(
-        job_id=new_job_id(),
-        tenant=tenant,
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    )
+    blocking = queued_job(sync_env.ledger, tenant)
     sync_env.ledger.start_job(blocking.id, ran_as_full=False)
     with pytest.raises(JobConflictError) as refused:
         sync_job(tenant=tenant, sync_type="full")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from flows import new_job_id, resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from ledger.recovery import request_cancel
 from tests.databases import private_postgres
-from tests.support import SyncEnv
+from tests.support import SyncEnv, run_in_thread
 
 
 def outcome(state: Any) -> Job:
@@ -101,17 +100,6 @@ def test_prefect_rate_limit_per_tenant_is_shared(sync_env: SyncEnv) -> None:
     assert (limit.limit, limit.slot_decay_per_second) == (10, 10.0)
     requests = sync_env.source.stats.total
     assert requests > 30 and elapsed >= (requests - 10) / 10 * 0.9
-
-
-def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        box["state"] = sync_job(return_state=True, **kwargs)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, box
 
 
 def wait_for(predicate: Any, timeout: float = 30.0) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +21,9 @@ from flows import new_job_id, runtime, sync_job
 from flows.claim import claim
 from flows.prefect_api import flow_run_state
 from ledger import ChunkStatus, Job, JobStatus
+from tests.factories import queued_job
 from tests.slow_source import SlowCount
-from tests.support import SyncEnv
+from tests.support import SyncEnv, run_in_thread
 
 STALE_AFTER = 2
 
@@ -37,17 +37,6 @@ def slow(sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowCou
         monkeypatch.setattr(runtime, "source", lambda _settings: source)
         yield source
         source.go.set()  # never leave a run waiting
-
-
-def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        box["state"] = sync_job(return_state=True, **kwargs)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, box
 
 
 def watchers(job_id: str) -> int:
@@ -92,14 +81,7 @@ def test_a_job_reconciled_while_it_planned_ends_cleanly(
         # As a second run's claim does with a job it thinks dead: settle it, claim anew.
         why = "interrupted: no heartbeat since 2026-01-01 12:00:00 UTC"
         ledger.finish_job(job_id, JobStatus.FAILED, error=why)
-        second = ledger.create_job(
-            job_id=str(uuid.uuid4()),
-            tenant="acme",
-            sync_type="full",
-            sync_size="small",
-            chunk_size=100,
-            resources=("contacts", "deals"),
-        )
+        second = queued_job(ledger, resources=("contacts", "deals"))
         slow.go.set()
         thread.join(60)
 

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from chunking import plan_chunks
-from ledger import ChunkStatus, Job, JobStatus, Ledger, get_ledger
+from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
 from ledger.recovery import RunState, reconcile
-
-
-def queued_job(ledger: Ledger, tenant: str) -> Job:
-    """A job as a run claims it: queued, no chunks planned yet."""
-    return ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant=tenant,
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    )
+from tests.factories import queued_job
 
 
 def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from chunking import plan_chunks
 from core import JobStateError
 from ledger import JobStatus, Ledger, get_ledger
+from tests.factories import queued_job
 
 
 @pytest.fixture
@@ -17,14 +16,7 @@ def ledger(db_url: str) -> Ledger:
 
 
 def queued(ledger: Ledger, tenant: str = "acme") -> str:
-    return ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant=tenant,
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    ).id
+    return queued_job(ledger, tenant).id
 
 
 def settled(ledger: Ledger) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from chunking import SyncSize, plan_chunks
 from core import ConfigError, InvalidInputError, JobConflictError, JobNotFoundError
 from core.db import get_engine
 from ledger import ChunkStatus, Drift, JobStatus, Ledger, get_ledger, render_tree
+from tests.factories import queued_job
 
 
 @pytest.fixture
@@ -20,16 +20,7 @@ def ledger(db_url: str) -> Ledger:
 
 
 def new_job(ledger: Ledger, tenant: str = "acme", sync_type: str = "full", **kw: object) -> str:
-    job = ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant=tenant,
-        sync_type=sync_type,
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts", "deals"),
-        **kw,  # type: ignore[arg-type]
-    )
-    return job.id
+    return queued_job(ledger, tenant, sync_type=sync_type, resources=("contacts", "deals"), **kw).id
 
 
 def test_job_lifecycle_and_counts(ledger: Ledger) -> None:

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import timedelta
 from typing import Any
 
 from core import JobStateError
 from ledger import JobStatus, Ledger, get_ledger
 from tasks import plan
+from tests.factories import queued_job
 from tests.slow_source import SlowCount
 
 
 def claimed(ledger: Ledger, resources: tuple[str, ...] = ("contacts", "deals")) -> str:
-    return ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant="acme",
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=resources,
-    ).id
+    return queued_job(ledger, resources=resources).id
 
 
 def plan_in_thread(

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from chunking import plan_chunks
 from connectors.demo_faults import MalformedRule
 from ledger import Drift, JobStatus
+from tests.factories import queued_job
 from tests.support import SyncEnv
 from views.cli import app
 
@@ -99,14 +100,7 @@ def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv) -> None:
     """Refused before any flow run exists: one line (or one document), exit 1, nothing in
     Prefect."""
     tenant = f"busy{uuid.uuid4().hex[:6]}"
-    blocking = sync_env.ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant=tenant,
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    )
+    blocking = queued_job(sync_env.ledger, tenant)
     code, out, err = cli("run", "--tenant", tenant, "--type", "full", "--json")
     assert code == 1
     assert json.loads(out)["blocking_job_id"] == blocking.id and blocking.id in err
@@ -182,14 +176,7 @@ def test_invalid_setting_is_reported_at_start_up(sync_env: SyncEnv) -> None:
 
 def test_drift_is_shown_in_the_jobs_list_and_the_tree(sync_env: SyncEnv) -> None:
     ledger = sync_env.ledger
-    job = ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant="acme",
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    )
+    job = queued_job(ledger)
     ledger.add_chunks(job.id, plan_chunks([("contacts", 100)], 100), {})
     ledger.start_job(job.id, ran_as_full=False)
     ledger.finish_job(job.id, JobStatus.COMPLETED, records=101, drift={"contacts": Drift(101, 99)})

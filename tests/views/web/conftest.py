@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -105,3 +106,25 @@ def finished_job(
     if status.finished:
         return ledger.finish_job(job.id, status, error=error)
     return ledger.get_job(job.id)
+
+
+def api_writes(job_id: str, done_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every write of the JSON API: (method, path, body)."""
+    return [
+        ("POST", "/api/jobs", {"tenant": "globex", "sync_type": "full"}),
+        ("POST", f"/api/jobs/{job_id}/cancel", {}),
+        ("POST", f"/api/jobs/{done_id}/resume", {}),
+        ("PUT", "/api/settings/tenants/acme", {"sync_size": "large"}),
+        ("PUT", "/api/settings/default", {"sync_size": "small"}),
+    ]
+
+
+def form_writes(job_id: str, done_id: str) -> list[tuple[str, dict[str, str]]]:
+    """Every form post of the pages: (path, fields)."""
+    return [
+        ("/jobs", {"tenant": "globex", "sync_type": "full", "sync_size": ""}),
+        (f"/jobs/{job_id}/cancel", {}),
+        (f"/jobs/{done_id}/resume", {}),
+        ("/settings", {"tenant": "acme", "sync_size": "large"}),
+        ("/settings", {"tenant": "*", "sync_size": "small"}),
+    ]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from chunking import SyncSize
 from ledger.models import ChunkStatus, Drift, JobStatus
 from tests.support import SyncEnv
-from tests.views.web.conftest import FakeLauncher, csrf, finished_job
+from tests.views.web.conftest import FakeLauncher, api_writes, csrf, finished_job, form_writes
 
 TOKEN = "web-s3cret-token-value"
 HOSTILE = "<script>alert(1)</script>"
@@ -263,25 +263,6 @@ def test_invalid_settings_answer_422(
 # -- the token guard ----------------------------------------------------------
 
 
-def _api_writes(job_id: str, done_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        ("POST", "/api/jobs", {"tenant": "globex", "sync_type": "full"}),
-        ("POST", f"/api/jobs/{job_id}/cancel", {}),
-        ("POST", f"/api/jobs/{done_id}/resume", {}),
-        ("PUT", "/api/settings/tenants/acme", {"sync_size": "large"}),
-        ("PUT", "/api/settings/default", {"sync_size": "small"}),
-    ]
-
-
-def _form_writes(job_id: str, done_id: str) -> list[tuple[str, dict[str, str]]]:
-    return [
-        ("/jobs", {"tenant": "globex", "sync_type": "full", "sync_size": ""}),
-        (f"/jobs/{job_id}/cancel", {}),
-        (f"/jobs/{done_id}/resume", {}),
-        ("/settings", {"tenant": "acme", "sync_size": "large"}),
-    ]
-
-
 def test_with_a_token_every_write_needs_it(
     sync_env: SyncEnv, client: TestClient, launcher: FakeLauncher
 ) -> None:
@@ -290,7 +271,7 @@ def test_with_a_token_every_write_needs_it(
     sync_env.set(api_token=TOKEN)
     before = [j.to_dict(include_chunks=False) for j in sync_env.ledger.list_jobs()]
 
-    for method, path, body in _api_writes(job["id"], done.id):
+    for method, path, body in api_writes(job["id"], done.id):
         for headers in (
             {},
             {"Authorization": "Bearer wrong"},
@@ -302,7 +283,7 @@ def test_with_a_token_every_write_needs_it(
             assert answer.status_code == 401, (method, path, headers)
             assert answer.headers["www-authenticate"] == "Bearer"
             assert TOKEN not in answer.text
-    for path, form in _form_writes(job["id"], done.id):
+    for path, form in form_writes(job["id"], done.id):
         for token in (None, "", "wrong"):
             data = {**form, "csrf_token": csrf(client)}
             data = data if token is None else {**data, "token": token}
@@ -337,7 +318,7 @@ def test_with_a_token_api_writes_work_with_the_bearer_header(
     done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
     answers = [
         client.request(method, path, json=body, headers=auth)
-        for method, path, body in _api_writes(job.json()["id"], done.id)[1:]
+        for method, path, body in api_writes(job.json()["id"], done.id)[1:]
     ]
     assert [a.status_code for a in answers] == [200, 202, 200, 200]
     assert all(TOKEN not in a.text for a in answers)

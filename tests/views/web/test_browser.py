@@ -18,7 +18,6 @@ import socket
 import statistics
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from prefect.settings import PREFECT_API_URL
 from chunking import SyncSize, plan_chunks
 from connectors.demo_faults import MalformedRule
 from ledger.models import ChunkStatus, Job, JobStatus
+from tests.factories import queued_job
 from tests.support import SyncEnv
 from tests.views.web.conftest import finished_job
 from views.web import Launcher, create_app
@@ -349,14 +349,7 @@ def test_settings_size_is_used_by_the_next_job(
 
 def test_a_10000_chunk_job_loads_quickly(page: Any, served: Served, sync_env: SyncEnv) -> None:
     ledger = sync_env.ledger
-    job = ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant="bigco",
-        sync_type="full",
-        sync_size="small",
-        chunk_size=100,
-        resources=("contacts",),
-    )
+    job = queued_job(ledger, "bigco")
     windows = plan_chunks([("contacts", 1_000_000)], 100)
     assert len(windows) == 10_000
     ledger.add_chunks(job.id, windows, {})

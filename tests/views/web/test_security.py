@@ -17,7 +17,14 @@ from chunking import SyncSize
 from ledger.models import JobStatus
 from tests.databases import database
 from tests.support import SyncEnv
-from tests.views.web.conftest import BASE_URL, FakeLauncher, csrf, finished_job
+from tests.views.web.conftest import (
+    BASE_URL,
+    FakeLauncher,
+    api_writes,
+    csrf,
+    finished_job,
+    form_writes,
+)
 from views.web import api, create_app, pages
 
 TOKEN = "web-s3cret-token-value"
@@ -45,26 +52,6 @@ def _jobs(sync_env: SyncEnv, client: TestClient) -> tuple[str, str]:
     return queued["id"], done.id
 
 
-def _api_writes(job_id: str, done_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [
-        ("POST", "/api/jobs", {"tenant": "globex", "sync_type": "full"}),
-        ("POST", f"/api/jobs/{job_id}/cancel", {}),
-        ("POST", f"/api/jobs/{done_id}/resume", {}),
-        ("PUT", "/api/settings/tenants/acme", {"sync_size": "large"}),
-        ("PUT", "/api/settings/default", {"sync_size": "small"}),
-    ]
-
-
-def _form_writes(job_id: str, done_id: str) -> list[tuple[str, dict[str, str]]]:
-    return [
-        ("/jobs", {"tenant": "globex", "sync_type": "full", "sync_size": ""}),
-        (f"/jobs/{job_id}/cancel", {}),
-        (f"/jobs/{done_id}/resume", {}),
-        ("/settings", {"tenant": "acme", "sync_size": "large"}),
-        ("/settings", {"tenant": "*", "sync_size": "small"}),
-    ]
-
-
 def test_the_write_lists_cover_every_write_route() -> None:
     """A new write route must join the lists above, so that the tests below cover it."""
     routes = {
@@ -74,8 +61,8 @@ def test_the_write_lists_cover_every_write_route() -> None:
         for method in route.methods - {"GET", "HEAD"}
     }
     ids = {"job_id": "{job_id}", "done_id": "{job_id}"}
-    listed = {(m, p.replace("/acme", "/{tenant}")) for m, p, _ in _api_writes(**ids)}
-    listed |= {("POST", p) for p, _ in _form_writes(**ids)}
+    listed = {(m, p.replace("/acme", "/{tenant}")) for m, p, _ in api_writes(**ids)}
+    listed |= {("POST", p) for p, _ in form_writes(**ids)}
     assert routes == listed
 
 
@@ -86,11 +73,11 @@ def test_writes_from_another_origin_are_refused_everywhere(
     job_id, done_id = _jobs(sync_env, client)
     before, launched = _snapshot(sync_env), list(launcher.launched)
     token = csrf(client)  # even a valid token does not make another site's post ours
-    for method, path, body in _api_writes(job_id, done_id):
+    for method, path, body in api_writes(job_id, done_id):
         answer = client.request(method, path, json=body, headers={"Origin": origin})
         assert answer.status_code == 403, (method, path, answer.text)
         assert "not from this server's own pages" in answer.json()["detail"]
-    for path, form in _form_writes(job_id, done_id):
+    for path, form in form_writes(job_id, done_id):
         answer = client.post(
             path,
             data={**form, "csrf_token": token},
@@ -108,7 +95,7 @@ def test_writes_from_the_servers_own_pages_work(
 ) -> None:
     job_id, done_id = _jobs(sync_env, client)
     own = {"Origin": BASE_URL}
-    for method, path, body in _api_writes(job_id, done_id):
+    for method, path, body in api_writes(job_id, done_id):
         if path.endswith("/resume"):
             continue  # resumed below, from the page
         answer = client.request(method, path, json=body, headers=own)
@@ -168,7 +155,7 @@ def test_form_posts_need_the_csrf_token_of_this_browser_and_this_server(
     with TestClient(restarted, base_url=BASE_URL) as old_tab:
         stale = csrf(old_tab)  # signed by another process's secret
     assert good != theirs
-    for path, form in _form_writes(job_id, done_id):
+    for path, form in form_writes(job_id, done_id):
         for token in (None, "", "0" * 64, good[:-1], theirs, stale):
             data = form if token is None else {**form, "csrf_token": token}
             answer = client.post(path, data=data, follow_redirects=False)
