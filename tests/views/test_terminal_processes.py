@@ -37,13 +37,13 @@ def task_runner(request: pytest.FixtureRequest, db_url: str) -> str:
 def test_a_failed_chunk_is_one_line_and_its_trace_is_in_the_log(
     sync_env: SyncEnv, cli_env: dict[str, str], task_runner: str
 ) -> None:
-    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=500)]
+    sync_env.source.faults.malformed = [MalformedRule(resource="deals", offset=400)]  # chunk 2
     env = cli_env | {"JOBSVIEW_CHUNK_RETRIES": "1", "JOBSVIEW_TASK_RUNNER": task_runner}
     result = call(env, "run", "--tenant", "acme", "--type", "full")
     assert result.returncode == 3, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     failures = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert len(failures) == 1 and "offset=500" in failures[0], result.stderr
+    assert len(failures) == 1 and "offset=400" in failures[0], result.stderr
     assert "Retries are exhausted" in failures[0]
     (path,) = LOG_LINE.findall(result.stderr)
     kept = Path(path).read_text()
