@@ -24,7 +24,7 @@ ERROR_BODY_BYTES = 64 * 1024  # enough of an error answer to quote it
 # Bodies are decoded as they stream in; these headers describe the wire form, not ours.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
-StopCheck = Callable[[], bool]
+ShouldStop = Callable[[], bool]
 
 
 class BodyTooLarge(Exception):
@@ -32,7 +32,7 @@ class BodyTooLarge(Exception):
 
 
 def until_stopped(
-    work: Callable[[threading.Event], T], should_stop: StopCheck | None, doing: str
+    work: Callable[[threading.Event], T], should_stop: ShouldStop | None, doing: str
 ) -> T:
     """``work(abort)``; with ``should_stop``, on a thread of its own, so that a stop is seen
     within ``STOP_POLL`` whatever holds the work up. Abandoned work sees ``abort`` set.
@@ -65,7 +65,7 @@ def until_stopped(
 
 
 def wait(
-    seconds: float, sleep: Callable[[float], None], should_stop: StopCheck | None, doing: str
+    seconds: float, sleep: Callable[[float], None], should_stop: ShouldStop | None, doing: str
 ) -> None:
     """``sleep(seconds)``, in ``STOP_POLL`` steps when a stop may come."""
     if seconds <= 0:

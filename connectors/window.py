@@ -30,10 +30,9 @@ Fetch = Callable[[int, int], tuple[Page, int]]
 
 @dataclass
 class WindowStats:
-    """What reading a window took: requests, records read from the margin before the window
-    (``lead``, stored already by the chunk before), and records seen moving or repeating."""
+    """Records read from the margin before the window (``lead``, stored already by the chunk
+    before), and records seen moving or repeating."""
 
-    requests: int = 0
     lead: int = 0
     moves: int = 0
     duplicates: int = 0
@@ -81,7 +80,6 @@ def read_window(
 
     def get(at: int, ask: int) -> tuple[Page, int]:
         nonlocal previous
-        stats.requests += 1
         items, total = fetch(at, ask)
         first = items[0].get("id") if items else None
         if previous and items and at != previous[0] and first == previous[1] and previous[2] > 1:

@@ -128,9 +128,9 @@ def finish(
             job.counts, cancelled=job.cancel_requested, job_error=job.error is not None
         )
         records, found = _stored(settings, job, chain, status)
-        ledger.finish_job(job_id, status, records=records, drift=found)
-        if found:
-            runtime.logger().warning("job %s: %s", job_id, drift_text(ledger.get_job(job_id)))
+        settled = ledger.finish_job(job_id, status, records=records, drift=found)
+        if settled.drift:
+            runtime.logger().warning("job %s: %s", job_id, drift_text(settled))
         if status is JobStatus.COMPLETED:
             # A resume completes its chain: the watermark is when the chain was planned.
             planned_at = (chain or [job])[-1].created_at
