@@ -13,7 +13,7 @@ from core.settings import Settings, TaskRunnerKind
 from flows import adapter, runtime
 from flows.artifacts import ChunkProgress, publish_job
 from flows.events import emit_outcome
-from flows.tasks import chunk_task
+from flows.tasks import chunk_task, quiet_chunk_success
 from ledger.models import ChunkStatus, Drift, Job, JobStatus, job_outcome
 from ledger.recovery import ancestors
 from ledger.render import drift_text
@@ -66,7 +66,7 @@ def execute(job: Job, settings: Settings) -> State[Any]:
         interrupted: BaseException | None = None
         # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
         total = (chain or [planned])[-1].total_chunks
-        with make_task_runner(settings) as runner, progress:
+        with make_task_runner(settings) as runner, progress, quiet_chunk_success():
             try:
                 futures = runner.map(
                     task,  # type: ignore[arg-type]

@@ -6,6 +6,9 @@ say) can run them: each resolves what it needs through ``flows.runtime``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -88,3 +91,30 @@ def chunk_task(settings: Settings) -> Task[..., State[ChunkSummary]]:
         retry_delay_seconds=[delay * 2**n for n in range(max(settings.chunk_retries, 1))],
         retry_jitter_factor=0.5,
     )
+
+
+class _QuietChunkSuccess(logging.Filter):
+    """Drop a chunk task run's "Finished in state Completed(...)" line.
+
+    A job of a thousand chunks would print and ship a thousand of them, which cost about
+    3 ms each, and say no more than the task run's state and the job's progress already do.
+    Failures and cancellations keep their lines.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and str(getattr(record, "task_run_name", "")).startswith("chunk-")
+            and str(record.msg).startswith("Finished in state Completed(")
+        )
+
+
+@contextmanager
+def quiet_chunk_success() -> Iterator[None]:
+    """While chunks run here, their task runs' success lines are not logged."""
+    logger, quiet = logging.getLogger("prefect.task_runs"), _QuietChunkSuccess()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
