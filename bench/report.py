@@ -23,7 +23,7 @@ def met(result: Result) -> bool | None:
 
 def _number(value: float, unit: str) -> str:
     if unit == "x":
-        return f"{value:.2f}×"
+        return f"{value:.2f}x"
     return f"{value:,.3f} s" if unit == "s" else f"{value:,.1f} {unit}"
 
 

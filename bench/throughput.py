@@ -157,11 +157,11 @@ def plain_chunks(base: str, tenant: str, chunks: int, *, sync_size: str) -> floa
     import uuid
     from datetime import timedelta
 
+    from chunking import SyncSize
     from connectors.destination import get_destination
     from connectors.source import RestSource
     from core.settings import Settings
     from ledger.store import get_ledger
-    from chunking import SyncSize
     from tasks.plan_job import plan
     from tasks.sync_chunk import run_chunk
 
