@@ -15,6 +15,7 @@ Usage: python bench/platform_bench.py [--rounds 3] [--query-seconds 10]
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import save_result  # noqa: E402
+from bench.harness import save_result  # noqa: E402
 
 T = TypeVar("T")
 
@@ -62,6 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from prefect import get_client
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.schedules import IntervalSchedule
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.states import Cancelling
@@ -113,6 +115,10 @@ def main() -> None:
             found = [j for j in ledger.list_jobs(limit=500) if j.flow_run_id == str(run_id)]
             return ledger.get_job(found[0].id) if found else None
 
+        def ended(run_id: Any) -> bool:
+            job = job_of(run_id)
+            return job is not None and job.status.finished
+
         with (
             process_worker(worker_env, "bench", home / "worker.log"),
             get_client(sync_client=True) as client,
@@ -123,9 +129,13 @@ def main() -> None:
                 fires_at = datetime.now(UTC) + timedelta(seconds=15)
                 (added,) = client.create_deployment_schedules(
                     deployment.id,
-                    [(IntervalSchedule(interval=timedelta(days=1), anchor_date=fires_at), True)],
+                    [(IntervalSchedule(interval=timedelta(days=1), anchor_date=fires_at), True)],  # type: ignore[arg-type]
                 )
-                run = wait_for("the scheduler", lambda f=fires_at: scheduled_run(client, f))
+
+                def fired(at: datetime = fires_at) -> Any:
+                    return scheduled_run(client, at)
+
+                run = wait_for("the scheduler", fired)
 
                 def started(run_id: Any = run.id) -> Job | None:
                     job = job_of(run_id)
@@ -134,7 +144,7 @@ def main() -> None:
                 job = wait_for("the first chunk", started)
                 began = min(c.started_at for c in job.chunks or () if c.started_at)
                 first_chunk.append((began - fires_at).total_seconds())
-                wait_for("the run to end", lambda r=run.id: (j := job_of(r)) and j.status.finished)
+                wait_for("the run to end", functools.partial(ended, run.id))
                 client.delete_deployment_schedule(deployment.id, added.id)
 
             full = client.read_deployment_by_name("sync-job/acme-full")
@@ -152,15 +162,13 @@ def main() -> None:
                 wait_for("chunks to complete", going)
                 asked = time.perf_counter()
                 client.set_flow_run_state(run.id, Cancelling())
-                wait_for(
-                    "the job to be cancelled",
-                    lambda r=run.id: (j := job_of(r)) and j.status.finished,
-                )
+                wait_for("the job to be cancelled", functools.partial(ended, run.id))
                 cancel.append(time.perf_counter() - asked)
-                wait_for(
-                    "the flow run to end",
-                    lambda r=run.id: client.read_flow_run(r).state_type.value == "CANCELLED",
-                )
+
+                def flow_run_cancelled(run_id: Any = run.id) -> bool:
+                    return client.read_flow_run(run_id).state_type == StateType.CANCELLED
+
+                wait_for("the flow run to end", flow_run_cancelled)
 
     def summary(values: list[float]) -> dict[str, float]:
         return {

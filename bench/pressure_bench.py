@@ -20,7 +20,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import bench_setup, configure, save_result  # noqa: E402
+from bench.harness import bench_setup, configure, save_result  # noqa: E402
 
 
 def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, float]:

@@ -27,7 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import bench_setup, configure, free_port, save_result  # noqa: E402
+from bench.harness import bench_setup, configure, save_result  # noqa: E402
+from bench.services import free_port  # noqa: E402
 
 
 @contextmanager

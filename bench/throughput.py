@@ -157,6 +157,8 @@ def plain_chunks(base: str, tenant: str, chunks: int, *, sync_size: str) -> floa
     import uuid
     from datetime import timedelta
 
+    from pydantic import AnyHttpUrl
+
     from chunking import SyncSize
     from connectors.destination import get_destination
     from connectors.source import RestSource
@@ -166,7 +168,7 @@ def plain_chunks(base: str, tenant: str, chunks: int, *, sync_size: str) -> floa
     from tasks.sync_chunk import run_chunk
 
     with database("sqlite") as url:
-        settings = Settings(database_url=url, source_url=base, resources=("contacts",))
+        settings = Settings(database_url=url, source_url=AnyHttpUrl(base), resources=("contacts",))
         ledger, destination = get_ledger(url), get_destination(url)
         started = time.perf_counter()
         with RestSource.from_settings(settings) as source:

@@ -26,6 +26,7 @@ from views.live import live_job
 
 if TYPE_CHECKING:
     from views.logs import RunLog
+    from views.temporary_server import TemporaryServer
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -144,13 +145,17 @@ def run_job(
     flow in this process with live progress on a terminal; return the job and its log."""
     from flows.claim import claim
     from flows.prefect_api import flow_run_state
-    from views.logs import run_log
-    from views.prefect_setup import check_api, configured_api
+    from views.logs import new_log_path, run_log
+    from views.prefect_setup import check_api, configured_api, launch_temporary_server
 
     ledger = open_ledger()
     api = configured_api()
     if api:
         check_api(api)
+    log_path = new_log_path()
+    # Without an API, a temporary server boots on the other core while the job is claimed
+    # and the flow imported.
+    server = None if api else launch_temporary_server(log_path)
     job = claim(
         ledger,
         get_settings(),
@@ -167,14 +172,16 @@ def run_job(
     else:
         previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
         say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    with run_log() as log:
-        _run_flow(ledger, job, log, temporary=not api, live=out.is_terminal and not as_json)
+    with run_log(log_path) as log:
+        _run_flow(ledger, job, log, server, live=out.is_terminal and not as_json)
     return Run(ledger.get_job(job.id), log.path)
 
 
-def _run_flow(ledger: Ledger, job: Job, log: RunLog, *, temporary: bool, live: bool) -> None:
+def _run_flow(
+    ledger: Ledger, job: Job, log: RunLog, server: TemporaryServer | None, *, live: bool
+) -> None:
     """Run the claimed job's flow here; Prefect's own failures become one line, their trace
-    goes to the log. ``temporary``: on a temporary Prefect server that dies with us."""
+    goes to the log. ``server``: a temporary Prefect server that dies with us, if any."""
     from flows import sync_job  # Prefect import is slow: only when running
     from flows.claim import release_unstarted
     from views.logs import child_logging
@@ -182,8 +189,7 @@ def _run_flow(ledger: Ledger, job: Job, log: RunLog, *, temporary: bool, live: b
 
     try:
         with ExitStack() as stack:
-            if temporary:
-                stack.enter_context(temporary_api(log.path))
+            stack.enter_context(temporary_api(server))
             stack.enter_context(child_logging(log))  # after the server: it logs to the file
             if live:
                 stack.enter_context(live_job(ledger, job.id, out, tree=False))

@@ -183,9 +183,10 @@ def child_logging(log: RunLog) -> Iterator[None]:
 
 
 @contextmanager
-def run_log() -> Iterator[RunLog]:
-    """Send every record to a new run log file, and only one line of each to the terminal."""
-    log = RunLog(new_log_path())
+def run_log(path: Path | None = None) -> Iterator[RunLog]:
+    """Send every record to a new run log file (``path``, else a new one), and only one line
+    of each to the terminal."""
+    log = RunLog(path or new_log_path())
     formatters: dict[logging.Handler, logging.Formatter | None] = {}
     attached: list[logging.Logger] = []
     one_line_filter = NoRepeatedFailure()

@@ -3,8 +3,8 @@
 * PREFECT_API_URL set: ``check_api`` makes sure that server answers, so an unreachable one is
   one line naming PREFECT_API_URL rather than a traceback from inside Prefect's flow engine.
 * unset: Prefect starts a temporary server on first use; ``tie_temporary_server`` makes it one
-  that dies with this process (``views.tethered_server``), and ``temporary_api`` starts that
-  one at once for a block that runs a flow.
+  that dies with this process (``views.tethered_server``). A command that runs a flow starts
+  one early instead (``launch_temporary_server``), and ``temporary_api`` runs a block on it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
 from core.redact import redact_url
+
+if TYPE_CHECKING:
+    from views.temporary_server import TemporaryServer
 
 
 def first_line(exc: BaseException) -> str:
@@ -67,21 +71,22 @@ def prepare_prefect(output: Path | None = None) -> None:
 
 
 @contextmanager
-def temporary_api(output: Path | None = None) -> Iterator[None]:
-    """Run the block on a temporary Prefect server that dies with this process.
+def temporary_api(server: TemporaryServer | None) -> Iterator[None]:
+    """Run the block on ``server``, a temporary Prefect server that dies with this process.
 
-    The server is started now and named in this context's settings and in PREFECT_API_URL,
-    so that processes started in the block (Dask workers) use it too rather than each
-    starting a server of its own. Without ephemeral mode, Prefect's own error applies.
+    It is named in this context's settings and in PREFECT_API_URL, so that processes started
+    in the block (Dask workers) use it too rather than each starting a server of its own.
+    Without ephemeral mode (``server`` is None), Prefect's own error applies.
     """
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if not get_current_settings().server.ephemeral.enabled:
+    if server is None:
         yield
         return
     from views import tethered_server
 
-    url = tethered_server.start(output)
+    tethered_server.adopt(server)  # while it boots
+    url = server.ready()
     saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
@@ -92,6 +97,17 @@ def temporary_api(output: Path | None = None) -> Iterator[None]:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = saved
+
+
+def launch_temporary_server(output: Path) -> TemporaryServer | None:
+    """Start a temporary server now, unless ephemeral mode is off; ``temporary_api`` uses it."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().server.ephemeral.enabled:
+        return None
+    from views.temporary_server import launch
+
+    return launch(output)
 
 
 def describe_prefect_failure(exc: BaseException) -> str:

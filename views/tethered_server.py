@@ -9,25 +9,22 @@ registers its server (``SubprocessASGIServer._instances[None]``). Its output goe
 run's log file rather than the terminal, and it gets at least ``MIN_STARTUP_SECONDS`` to
 start (creating its database on a busy machine takes longer than Prefect's default 20 s).
 
-``start`` starts it at once, for a command that is about to run a flow and wants its URL.
+A command about to run a flow starts its server itself, earlier (``views.temporary_server``).
 
 Importing this module imports Prefect's server: only when a temporary server is needed.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-import prefect
 from prefect.server.api.server import SubprocessASGIServer
-from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
+from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
-MIN_STARTUP_SECONDS = 60
+from views import temporary_server
+from views.temporary_server import MIN_STARTUP_SECONDS, TemporaryServer
 
 
 class TetheredServer(SubprocessASGIServer):
@@ -40,49 +37,8 @@ class TetheredServer(SubprocessASGIServer):
         super().start(timeout=timeout or max(configured, MIN_STARTUP_SECONDS))
 
     def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-        # The command and environment of SubprocessASGIServer._run_uvicorn_command.
-        server_env = {
-            "PREFECT_UI_ENABLED": "0",
-            "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1",
-        }
-        main_thread = threading.current_thread() is threading.main_thread()
-        command = [
-            sys.executable,
-            "-m",
-            "views.tether",
-            str(os.getpid()),
-            "pdeathsig" if main_thread else "watch",
-            "uvicorn",
-            "--app-dir",
-            str(prefect.__module_path__.parent),
-            "--factory",
-            "prefect.server.api.server:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "error",
-            "--lifespan",
-            "on",
-        ]
-        env = {
-            **os.environ,
-            **server_env,
-            **get_current_settings().to_environment_variables(exclude_unset=True),
-        }
-        # Its own session: a Ctrl-C on the terminal reaches only this process, which then
-        # stops its chunks and reports to the server before the server stops.
-        options: dict[str, Any] = {
-            "env": env,
-            "stdin": subprocess.DEVNULL,
-            "start_new_session": True,
-        }
-        if self.output is None:
-            return subprocess.Popen(command, **options)
-        with self.output.open("ab") as output:
-            return subprocess.Popen(command, stdout=output, stderr=output, **options)
+        assert self.port is not None
+        return temporary_server.spawn(self.port, self.output)
 
 
 def install(output: Path | None = None) -> None:
@@ -100,9 +56,9 @@ def install(output: Path | None = None) -> None:
     server.output = output
 
 
-def start(output: Path | None = None) -> str:
-    """Start the temporary server now (if not yet running) and return its API URL."""
-    install(output)
-    server = SubprocessASGIServer()  # the default instance: the one installed above
-    server.start()
-    return server.api_url
+def adopt(server: TemporaryServer) -> None:
+    """Make ``server``, started early and running, the temporary server Prefect uses here,
+    also for what it sends after a flow's block has ended (the events left at exit)."""
+    install(server.output)
+    default = SubprocessASGIServer()  # the default instance: the one installed above
+    default.port, default.server_process, default.running = server.port, server.process, True
