@@ -1,13 +1,14 @@
 """A job's chunks in summary: a status strip and the span of their timeline.
 
-Each is one query over the job's chunks, so a page about a job with 10,000 chunks never loads
-them all.
+Each takes a query or two over the job's chunks, so a page about a job with 10,000 chunks
+never loads them all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
@@ -50,38 +51,31 @@ class ChunkReader(TenantStore):
     def chunk_strip(self, job_id: str, cells: int) -> list[StripCell]:
         """At most ``cells`` cells over the job's chunks in index order, each the same number of
         consecutive chunks (the last one fewer)."""
+        mine = chunks.c.job_id == job_id
         with self.engine.connect() as conn:
-            total = conn.execute(
-                select(func.count()).select_from(chunks).where(chunks.c.job_id == job_id)
-            ).scalar_one()
+            total, first, last = conn.execute(
+                select(func.count(), func.min(chunks.c.index), func.max(chunks.c.index)).where(mine)
+            ).one()
             if not total:
                 return []
-            per_cell = -(-total // cells)
-            ranked = (
-                select(
-                    chunks.c.index,
-                    case(
-                        {s.value: rank for rank, s in enumerate(SEVERITY)},
-                        value=chunks.c.status,
-                        else_=len(SEVERITY),
-                    ).label("rank"),
-                    (func.row_number().over(order_by=chunks.c.index) - 1).label("position"),
-                )
-                .where(chunks.c.job_id == job_id)
-                .subquery()
+            direct = last - first + 1 == total  # no gaps in the indexes: all jobs but resumes
+            source: Any = chunks
+            position: Any = chunks.c.index - first
+            if not direct:  # number a resume's chunks in order (a window: slower)
+                position = func.row_number().over(order_by=chunks.c.index) - 1
+                source = select(chunks.c.index, chunks.c.status, position.label("position"))
+                source = source.where(mine).subquery()
+                position = source.c.position
+            rank = case(
+                {s.value: n for n, s in enumerate(SEVERITY)},
+                value=source.c.status,
+                else_=len(SEVERITY),
             )
-            cell = (ranked.c.position // per_cell).label("cell")
-            rows = conn.execute(
-                select(
-                    cell,
-                    func.min(ranked.c.index),
-                    func.max(ranked.c.index),
-                    func.min(ranked.c.rank),
-                )
-                .group_by(cell)
-                .order_by(cell)
-            ).all()
-        return [StripCell(SEVERITY[min(rank, 4)], first, last) for _, first, last, rank in rows]
+            cell = (position // -(-total // cells)).label("cell")
+            query = select(cell, func.min(source.c.index), func.max(source.c.index), func.min(rank))
+            query = query.where(mine) if direct else query
+            rows = conn.execute(query.group_by(cell).order_by(cell)).all()
+        return [StripCell(SEVERITY[min(r, 4)], lo, hi) for _, lo, hi, r in rows]
 
     @retry_db
     def chunk_span(self, job_id: str) -> ChunkSpan:
