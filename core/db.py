@@ -56,6 +56,15 @@ def safe_url(url: str) -> str:
         return redact_url(url)
 
 
+# An execution option for connections that only read (see ``reader``).
+READ_ONLY = "jobsview_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for transactions that never write: on SQLite they take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -69,9 +78,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: deferred transactions that later write
-        # fail with "database is locked" instead of waiting their turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front: deferred transactions that later write
+        # fail with "database is locked" instead of waiting their turn. Readers need no
+        # lock in WAL mode, so a page never waits behind a chunk's write.
+        reading = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -208,7 +219,7 @@ def _at_head(engine: Engine, script_location: str, version_table: str) -> bool:
     if head is None:
         return False
     try:
-        with engine.connect() as conn:
+        with reader(engine).connect() as conn:
             found = conn.execute(text(f"SELECT version_num FROM {version_table}")).scalars()
             return list(found) == [head]
     except SQLAlchemyError:  # no version table yet, or no database: alembic says why

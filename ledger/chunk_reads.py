@@ -52,7 +52,7 @@ class ChunkReader(TenantStore):
         """At most ``cells`` cells over the job's chunks in index order, each the same number of
         consecutive chunks (the last one fewer)."""
         mine = chunks.c.job_id == job_id
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             total, first, last = conn.execute(
                 select(func.count(), func.min(chunks.c.index), func.max(chunks.c.index)).where(mine)
             ).one()
@@ -80,7 +80,7 @@ class ChunkReader(TenantStore):
     @retry_db
     def chunk_span(self, job_id: str) -> ChunkSpan:
         started_unfinished = and_(chunks.c.started_at.is_not(None), chunks.c.finished_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             first, last, unfinished = conn.execute(
                 select(
                     func.min(chunks.c.started_at),

@@ -33,7 +33,7 @@ class LedgerReader(ChunkReader):
     @retry_db
     def stop_reason(self, job_id: str) -> str | None:
         """Why the job's chunks should stop, or None to go on."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(jobs.c.cancel_requested, jobs.c.error).where(jobs.c.id == job_id)
             ).one()
@@ -43,7 +43,7 @@ class LedgerReader(ChunkReader):
 
     @retry_db
     def get_chunk(self, job_id: str, index: int) -> Chunk:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(chunks).where(chunks.c.job_id == job_id, chunks.c.index == index)
             ).one_or_none()
@@ -61,7 +61,7 @@ class LedgerReader(ChunkReader):
         # (PostgreSQL rejects a NUL byte in a parameter with an error).
         if not JOB_REF.fullmatch(ref):
             raise JobNotFoundError(ref)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == ref)).first():
                 return ref
             ids = (
@@ -89,7 +89,7 @@ class LedgerReader(ChunkReader):
         ``chunk_limit`` of those in ``chunk_status`` (any if None). Counts cover every chunk."""
         job_id = self.resolve_id(ref)
         paged = chunk_offset or chunk_limit is not None or chunk_status is not None
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
             children = tuple(
                 conn.execute(
@@ -136,7 +136,7 @@ class LedgerReader(ChunkReader):
             query = query.where(jobs.c.status == status.value)
         if sync_type:
             query = query.where(jobs.c.sync_type == sync_type)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return self._load_jobs(conn, query)
 
     @retry_db
@@ -145,14 +145,14 @@ class LedgerReader(ChunkReader):
         query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
         if tenant:
             query = query.where(jobs.c.tenant == tenant)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found: dict[str, int] = dict(conn.execute(query).tuples().all())
         return {status: found.get(status.value, 0) for status in JobStatus}
 
     @retry_db
     def tenants(self) -> list[str]:
         """Every tenant with a job or a stored setting."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             seen = set(conn.execute(select(jobs.c.tenant).distinct()).scalars())
         return sorted(seen | set(self.tenant_sync_sizes()))
 
@@ -163,13 +163,13 @@ class LedgerReader(ChunkReader):
             query = query.where(jobs.c.tenant == tenant)
         if sync_type:
             query = query.where(jobs.c.sync_type == sync_type)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             ids = conn.execute(query).scalars().all()
         return [self.get_job(job_id, with_chunks=False) for job_id in ids]
 
     @retry_db
     def active_job(self, tenant: str, sync_type: str) -> Job | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             job_id = conn.execute(
                 select(jobs.c.id).where(
                     jobs.c.tenant == tenant,
@@ -188,7 +188,7 @@ class LedgerReader(ChunkReader):
             .order_by(jobs.c.created_at.desc(), jobs.c.id)
             .limit(1)
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             if before:
                 anchor = conn.execute(select(jobs.c.created_at).where(jobs.c.id == before)).scalar()
                 query = query.where(jobs.c.id != before)
@@ -217,7 +217,7 @@ class LedgerReader(ChunkReader):
             .correlate(jobs)
             .scalar_subquery()
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             pairs = conn.execute(
                 select(jobs.c.id, newest_before).where(jobs.c.id.in_(job_ids))
             ).all()

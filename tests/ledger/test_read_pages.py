@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from pathlib import Path
 
+import pytest
+from sqlalchemy import update
+
+import core.db
 from chunking import plan_chunks
+from core.db import migrate
 from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
 from ledger.chunk_reads import SEVERITY, StripCell
+from ledger.schema import jobs
 from tests.factories import queued_job
 
 
@@ -108,3 +115,18 @@ def test_the_span_of_the_chunks_timeline(ledger: Ledger) -> None:
     assert not ledger.chunk_span(job_id).unfinished
     empty = ledger.chunk_span(queued_job(ledger, "empty").id)
     assert (empty.first_start, empty.last_finish, empty.unfinished) == (None, None, False)
+
+
+def test_reads_never_wait_behind_a_writer_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = get_ledger(url)
+    job_id = job_with_chunks(ledger, 3, failed=set(), running=set())
+    core.db._migrated.clear()  # as a new process would open it
+    with ledger.engine.begin() as writer:  # a chunk's long write holds the lock
+        writer.execute(update(jobs).where(jobs.c.id == job_id).values(error="uncommitted"))
+        started = time.monotonic()
+        migrate(ledger.engine, "ledger:migrations", "jobsview_ledger_version")
+        assert [j.id for j in ledger.list_jobs()] == [job_id]
+        assert ledger.get_job(job_id).error is None  # what was committed
+        assert ledger.chunk_strip(job_id, 400) and ledger.tenant_sync_sizes() == {}
+        assert time.monotonic() - started < 5  # not SQLite's 30 s busy timeout
