@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from core.errors import ConfigError
 from core.redact import redact_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.dml import Insert
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,6 +56,15 @@ def safe_url(url: str) -> str:
         return redact_url(url)
 
 
+# An execution option for connections that only read (see ``reader``).
+READ_ONLY = "jobsview_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for transactions that never write: on SQLite they take no write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -70,9 +80,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Take the write lock up front: deferred transactions that later write
-        # fail with "database is locked" instead of waiting their turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front: deferred transactions that later write
+        # fail with "database is locked" instead of waiting their turn. Readers need no
+        # lock in WAL mode, so a page never waits behind a chunk's write.
+        reading = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -135,6 +147,8 @@ def get_engine(url: str) -> Engine:
 
 def upsert(table: Table, dialect_name: str, keys: list[str]) -> Insert:
     """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of every other column."""
+    from sqlalchemy.dialects import postgresql, sqlite  # only writers pay for these imports
+
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
@@ -155,6 +169,12 @@ def migrate(engine: Engine, script_location: str, version_table: str) -> None:
     with _migrate_lock:
         if key in _migrated:
             return
+        if _at_head(engine, script_location, version_table):
+            _migrated.add(key)
+            return
+        from alembic import command  # a tenth of a second: only when there is work to do
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", script_location)
         cfg.set_main_option("version_table", version_table)
@@ -173,6 +193,39 @@ def migrate(engine: Engine, script_location: str, version_table: str) -> None:
                 "JOBSVIEW_DESTINATION_URL) is right"
             ) from None
         _migrated.add(key)
+
+
+_REVISION = re.compile(r"^(down_revision|revision) = ['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+def _head(script_location: str) -> str | None:
+    """The one head revision of a migration tree (``package:folder``), read from the text of
+    its version files; None when that is not clear-cut (alembic then decides)."""
+    package, _, folder = script_location.partition(":")
+    revisions: set[str] = set()
+    parents: set[str | None] = set()
+    for path in files(package).joinpath(folder, "versions").iterdir():
+        if path.name.endswith(".py") and not path.name.startswith("_"):
+            found = {m[1]: m[2] for m in _REVISION.finditer(path.read_text())}
+            if "revision" not in found:
+                return None
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine, script_location: str, version_table: str) -> bool:
+    """Whether the schema is already at its newest revision: one SELECT, no alembic."""
+    head = _head(script_location)
+    if head is None:
+        return False
+    try:
+        with reader(engine).connect() as conn:
+            found = conn.execute(text(f"SELECT version_num FROM {version_table}")).scalars()
+            return list(found) == [head]
+    except SQLAlchemyError:  # no version table yet, or no database: alembic says why
+        return False
 
 
 def _first_line(exc: BaseException) -> str:

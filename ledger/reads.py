@@ -3,37 +3,37 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 
 from core.db import retry_db
 from core.errors import InvalidInputError, JobNotFoundError
+from ledger.chunk_reads import ChunkReader
 from ledger.models import (
     ACTIVE_JOB_STATUSES,
     Chunk,
     ChunkStatus,
-    Drift,
     Job,
     JobStatus,
     empty_counts,
 )
+from ledger.rows import chunk_of, job_of
 from ledger.schema import chunks, jobs
-from ledger.tenants import TenantStore
 
 JOB_REF = re.compile(r"^[0-9a-f-]{4,36}$")
 ACTIVE = [s.value for s in ACTIVE_JOB_STATUSES]
 
 
-class LedgerReader(TenantStore):
+class LedgerReader(ChunkReader):
     """The read side of ``Ledger``."""
 
     @retry_db
     def stop_reason(self, job_id: str) -> str | None:
         """Why the job's chunks should stop, or None to go on."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(jobs.c.cancel_requested, jobs.c.error).where(jobs.c.id == job_id)
             ).one()
@@ -43,13 +43,13 @@ class LedgerReader(TenantStore):
 
     @retry_db
     def get_chunk(self, job_id: str, index: int) -> Chunk:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(chunks).where(chunks.c.job_id == job_id, chunks.c.index == index)
             ).one_or_none()
         if row is None:
             raise JobNotFoundError(f"{job_id} chunk {index}")
-        return _chunk(row)
+        return chunk_of(row)
 
     # -- reading ----------------------------------------------------------
 
@@ -61,7 +61,7 @@ class LedgerReader(TenantStore):
         # (PostgreSQL rejects a NUL byte in a parameter with an error).
         if not JOB_REF.fullmatch(ref):
             raise JobNotFoundError(ref)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == ref)).first():
                 return ref
             ids = (
@@ -76,34 +76,42 @@ class LedgerReader(TenantStore):
         return ids[0]
 
     @retry_db
-    def get_job(self, ref: str, *, with_chunks: bool = True) -> Job:
+    def get_job(
+        self,
+        ref: str,
+        *,
+        with_chunks: bool = True,
+        chunk_offset: int = 0,
+        chunk_limit: int | None = None,
+        chunk_status: ChunkStatus | None = None,
+    ) -> Job:
+        """One job; with its chunks in index order: all of them, or the page ``chunk_offset``,
+        ``chunk_limit`` of those in ``chunk_status`` (any if None). Counts cover every chunk."""
         job_id = self.resolve_id(ref)
-        with self.engine.connect() as conn:
+        paged = chunk_offset or chunk_limit is not None or chunk_status is not None
+        with self.reader.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
-            chunk_rows = (
-                conn.execute(
-                    select(chunks).where(chunks.c.job_id == job_id).order_by(chunks.c.index)
-                ).all()
-                if with_chunks
-                else None
-            )
-            children = (
+            children = tuple(
                 conn.execute(
                     select(jobs.c.id).where(jobs.c.parent_id == job_id).order_by(jobs.c.created_at)
-                )
-                .scalars()
-                .all()
+                ).scalars()
             )
-            if chunk_rows is not None:
-                loaded = tuple(_chunk(r) for r in chunk_rows)
+            query = select(chunks).where(chunks.c.job_id == job_id).order_by(chunks.c.index)
+            if with_chunks and not paged:
+                loaded = tuple(chunk_of(r) for r in conn.execute(query))
                 counts = empty_counts()
                 for c in loaded:
                     counts[c.status] += 1
                 records = sum(c.records for c in loaded if c.status is ChunkStatus.COMPLETED)
-                return _job(row, counts, records, loaded, tuple(children))
-            counts_by_job = self._counts(conn, [job_id])
-        counts, records = counts_by_job.get(job_id, (empty_counts(), 0))
-        return _job(row, counts, records, None, tuple(children))
+                return job_of(row, counts, records, loaded, children)
+            counts, records = self._counts(conn, [job_id]).get(job_id, (empty_counts(), 0))
+            page = None
+            if with_chunks:
+                if chunk_status is not None:
+                    query = query.where(chunks.c.status == chunk_status.value)
+                query = query.offset(chunk_offset).limit(chunk_limit)
+                page = tuple(chunk_of(r) for r in conn.execute(query))
+        return job_of(row, counts, records, page, children)
 
     @retry_db
     def list_jobs(
@@ -128,14 +136,8 @@ class LedgerReader(TenantStore):
             query = query.where(jobs.c.status == status.value)
         if sync_type:
             query = query.where(jobs.c.sync_type == sync_type)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            counts_by_job = self._counts(conn, [r.id for r in rows])
-        result = []
-        for row in rows:
-            counts, records = counts_by_job.get(row.id, (empty_counts(), 0))
-            result.append(_job(row, counts, records, None, ()))
-        return result
+        with self.reader.connect() as conn:
+            return self._load_jobs(conn, query)
 
     @retry_db
     def status_counts(self, tenant: str | None = None) -> dict[JobStatus, int]:
@@ -143,14 +145,14 @@ class LedgerReader(TenantStore):
         query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
         if tenant:
             query = query.where(jobs.c.tenant == tenant)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             found: dict[str, int] = dict(conn.execute(query).tuples().all())
         return {status: found.get(status.value, 0) for status in JobStatus}
 
     @retry_db
     def tenants(self) -> list[str]:
         """Every tenant with a job or a stored setting."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             seen = set(conn.execute(select(jobs.c.tenant).distinct()).scalars())
         return sorted(seen | set(self.tenant_sync_sizes()))
 
@@ -161,13 +163,13 @@ class LedgerReader(TenantStore):
             query = query.where(jobs.c.tenant == tenant)
         if sync_type:
             query = query.where(jobs.c.sync_type == sync_type)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             ids = conn.execute(query).scalars().all()
         return [self.get_job(job_id, with_chunks=False) for job_id in ids]
 
     @retry_db
     def active_job(self, tenant: str, sync_type: str) -> Job | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             job_id = conn.execute(
                 select(jobs.c.id).where(
                     jobs.c.tenant == tenant,
@@ -186,7 +188,7 @@ class LedgerReader(TenantStore):
             .order_by(jobs.c.created_at.desc(), jobs.c.id)
             .limit(1)
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             if before:
                 anchor = conn.execute(select(jobs.c.created_at).where(jobs.c.id == before)).scalar()
                 query = query.where(jobs.c.id != before)
@@ -194,6 +196,46 @@ class LedgerReader(TenantStore):
                     query = query.where(jobs.c.created_at <= anchor)
             job_id = conn.execute(query).scalar()
         return None if job_id is None else self.get_job(job_id, with_chunks=False)
+
+    @retry_db
+    def previous_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """``previous_job(before=id)`` for each of ``job_ids`` that has one, in three queries
+        whatever their number (without ``resumed_by``, as ``list_jobs`` gives jobs)."""
+        if not job_ids:
+            return {}
+        prev = jobs.alias("prev")
+        newest_before = (
+            select(prev.c.id)
+            .where(
+                prev.c.tenant == jobs.c.tenant,
+                prev.c.sync_type == jobs.c.sync_type,
+                prev.c.created_at <= jobs.c.created_at,
+                prev.c.id != jobs.c.id,
+            )
+            .order_by(prev.c.created_at.desc(), prev.c.id)
+            .limit(1)
+            .correlate(jobs)
+            .scalar_subquery()
+        )
+        with self.reader.connect() as conn:
+            pairs = conn.execute(
+                select(jobs.c.id, newest_before).where(jobs.c.id.in_(job_ids))
+            ).all()
+            wanted = {p for _, p in pairs if p is not None}
+            loaded = {
+                j.id: j for j in self._load_jobs(conn, select(jobs).where(jobs.c.id.in_(wanted)))
+            }
+        return {job_id: loaded[p] for job_id, p in pairs if p in loaded}
+
+    def _load_jobs(self, conn: Any, query: Any) -> list[Job]:
+        """The jobs ``query`` selects, with their counts (one grouped query), without chunks."""
+        rows = conn.execute(query).all()
+        counts_by_job = self._counts(conn, [r.id for r in rows])
+        result = []
+        for row in rows:
+            counts, records = counts_by_job.get(row.id, (empty_counts(), 0))
+            result.append(job_of(row, counts, records, None, ()))
+        return result
 
     @staticmethod
     def _counts(conn: Any, job_ids: Iterable[str]) -> dict[str, tuple[dict[ChunkStatus, int], int]]:
@@ -214,58 +256,3 @@ class LedgerReader(TenantStore):
             counts[ChunkStatus(status)] = count
             result[job_id] = (counts, total + (records or 0))
         return result
-
-
-def _chunk(row: Row[Any]) -> Chunk:
-    return Chunk(
-        index=row._mapping["index"],
-        resource=row.resource,
-        offset=row.offset,
-        limit=row.limit,
-        status=ChunkStatus(row.status),
-        records=row.records,
-        attempts=row.attempts,
-        error=row.error,
-        worker=row.worker,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        updated_since=row.updated_since,
-    )
-
-
-def _job(
-    row: Row[Any],
-    counts: dict[ChunkStatus, int],
-    records: int,
-    loaded: tuple[Chunk, ...] | None,
-    children: tuple[str, ...],
-) -> Job:
-    return Job(
-        id=row.id,
-        tenant=row.tenant,
-        sync_type=row.sync_type,
-        status=JobStatus(row.status),
-        sync_size=row.sync_size,
-        chunk_size=row.chunk_size,
-        created_at=row.created_at,
-        resources=tuple(r for r in row.resources.split(",") if r),
-        parent_id=row.parent_id,
-        flow_run_id=row.flow_run_id,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        heartbeat_at=row.heartbeat_at,
-        error=row.error,
-        cancel_requested=bool(row.cancel_requested),
-        ran_as_full=bool(row.ran_as_full),
-        totals=row.totals,
-        # Summed over chunks while the job runs; once it ends, what it really stored.
-        records_synced=records if row.records_stored is None else row.records_stored,
-        drift=(
-            {r: Drift(d["stored"], d["source"]) for r, d in row.drift.items()}
-            if row.drift is not None
-            else None
-        ),
-        counts=counts,
-        chunks=loaded,
-        resumed_by=children,
-    )

@@ -50,6 +50,10 @@ jobs = Table(
     Column("drift", JSON, nullable=True),
     Index("ix_jobs_tenant_created", "tenant", "created_at"),
     Index("ix_jobs_created", "created_at"),
+    # Each job's previous job of its tenant and type; its resumes; the list by status.
+    Index("ix_jobs_tenant_type_created", "tenant", "sync_type", "created_at"),
+    Index("ix_jobs_parent", "parent_id"),
+    Index("ix_jobs_status_created", "status", "created_at"),
     Index(
         "uq_jobs_active",
         "tenant",
@@ -77,7 +81,8 @@ chunks = Table(
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
     ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
-    Index("ix_chunks_job_status", "job_id", "status"),
+    # Counts and completed records per status read from the index alone.
+    Index("ix_chunks_job_status_records", "job_id", "status", "records"),
 )
 
 tenant_settings = Table(

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, select
 
 from chunking import SyncSize
-from core.db import retry_db, upsert, utcnow
+from core.db import reader, retry_db, upsert, utcnow
 from ledger.schema import tenant_settings, watermarks
 
 # The stored default's key: no valid tenant name can take it.
@@ -18,10 +18,11 @@ DEFAULT_KEY = "*"
 class TenantStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reader = reader(engine)  # for reads only: never waits behind a writer
 
     @retry_db
     def tenant_sync_size(self, tenant: str) -> SyncSize | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             value = conn.execute(
                 select(tenant_settings.c.sync_size).where(tenant_settings.c.tenant == tenant)
             ).scalar()
@@ -29,7 +30,7 @@ class TenantStore:
 
     @retry_db
     def tenant_sync_sizes(self) -> dict[str, SyncSize]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(select(tenant_settings).order_by(tenant_settings.c.tenant)).all()
         return {row.tenant: SyncSize(row.sync_size) for row in rows if row.tenant != DEFAULT_KEY}
 
@@ -53,7 +54,7 @@ class TenantStore:
     @retry_db
     def watermarks(self, tenant: str) -> dict[str, datetime]:
         """Planning start of the last completed job, per resource."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(watermarks.c.resource, watermarks.c.planned_at).where(
                     watermarks.c.tenant == tenant

@@ -36,7 +36,6 @@ from views.console import (
     tenant_option,
 )
 from views.deployments_cli import deployments_app
-from views.live import live_job
 from views.settings_cli import settings_app
 from views.usage import JsonUsageGroup
 
@@ -110,6 +109,8 @@ def show(job: JobArg, as_json: JsonOpt = False) -> None:
 @handles_errors
 def watch(job: JobArg) -> None:
     """Follow a job's tree and progress live until it ends."""
+    from views.live import live_job
+
     ledger = open_ledger()
     job_id = ledger.resolve_id(job)
     if out.is_terminal:

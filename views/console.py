@@ -22,7 +22,6 @@ from core.validation import SyncType, validate_tenant
 from ledger.models import Job, JobStatus
 from ledger.render import describe_previous, render_tree
 from ledger.store import Ledger, get_ledger
-from views.live import live_job
 
 if TYPE_CHECKING:
     from views.logs import RunLog
@@ -184,6 +183,7 @@ def _run_flow(
     goes to the log. ``server``: a temporary Prefect server that dies with us, if any."""
     from flows import sync_job  # Prefect import is slow: only when running
     from flows.claim import release_unstarted
+    from views.live import live_job
     from views.logs import child_logging
     from views.prefect_setup import describe_prefect_failure, temporary_api
 

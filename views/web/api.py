@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chunking import SyncSize
 from core.settings import get_settings
 from core.validation import TENANT_PATTERN, SyncType
-from ledger.models import JobStatus
+from ledger.models import ChunkStatus, JobStatus
 from views.settings_cli import public_settings
 from views.web import actions
 from views.web.deps import launcher_of, ledger
@@ -61,9 +61,33 @@ def list_jobs(
     return [job.to_dict(include_chunks=False) for job in found]
 
 
-@router.get("/jobs/{job_id}", summary="One job, with its chunks")
-def get_job(job_id: JobRef) -> Json:
-    return ledger().get_job(job_id).to_dict()
+CHUNK_LIMIT = 200
+
+
+@router.get("/jobs/{job_id}", summary="One job, with a page of its chunks")
+def get_job(
+    job_id: JobRef,
+    chunk_offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    chunk_limit: Annotated[
+        int, Query(ge=1, le=100_000, description="Chunks per page; counts cover them all.")
+    ] = CHUNK_LIMIT,
+    chunk_status: Annotated[ChunkStatus | None, Query(description="Only these chunks.")] = None,
+) -> Json:
+    """The job with its chunks in index order, ``chunk_limit`` of them from ``chunk_offset``
+    (only those in ``chunk_status`` if given); ``chunk_page.next_offset`` is where the next
+    page starts, null after the last one."""
+    job = ledger().get_job(
+        job_id, chunk_offset=chunk_offset, chunk_limit=chunk_limit, chunk_status=chunk_status
+    )
+    total = job.counts[chunk_status] if chunk_status else job.total_chunks
+    end = chunk_offset + len(job.chunks or ())
+    page = {
+        "offset": chunk_offset,
+        "limit": chunk_limit,
+        "total": total,
+        "next_offset": end if end < total else None,
+    }
+    return {**job.to_dict(), "chunk_page": page}
 
 
 @router.post(

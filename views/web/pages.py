@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,12 +76,9 @@ def _list_context(
         limit=PAGE_SIZE + 1,
         offset=(page - 1) * PAGE_SIZE,
     )
-    rows = [
-        Row(
-            job, present.progress(job), store.previous_job(job.tenant, job.sync_type, before=job.id)
-        )
-        for job in found[:PAGE_SIZE]
-    ]
+    shown = found[:PAGE_SIZE]
+    previous = store.previous_jobs([job.id for job in shown])  # one query, not one per row
+    rows = [Row(job, present.progress(job), previous.get(job.id)) for job in shown]
     return {
         "rows": rows,
         "counts": store.status_counts(tenant or None),
@@ -125,16 +122,27 @@ router.add_api_route("/fragments/jobs", _jobs_view("_jobs_body.html"), response_
 
 
 def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
-    job = ledger().get_job(job_id)
-    chunks = job.chunks or ()
-    shown, pages = present.page_of(chunks, page, failed)
+    """One page of the job's chunks; the strip and the timeline's span summarise them all."""
+    store = ledger()
+    per_page = present.CHUNKS_PER_PAGE
+    only = ChunkStatus.FAILED if failed else None
+
+    def load(page: int) -> Job:
+        offset = (page - 1) * per_page
+        return store.get_job(job_id, chunk_offset=offset, chunk_limit=per_page, chunk_status=only)
+
+    job = load(max(page, 1))
+    pages = present.pages_of(job, failed)
+    if page > pages:  # past the end: the last page, as before
+        page, job = pages, load(pages)
+    shown = job.chunks or ()
     return {
         "job": job,
         "progress": present.progress(job),
-        "tree": render_tree(replace(job, chunks=tuple(shown))),
-        "bars": present.timeline(job, shown),
-        "strip": present.status_strip(chunks),
-        "page": min(page, pages),
+        "tree": render_tree(job),
+        "bars": present.timeline(store.chunk_span(job.id), shown),
+        "strip": store.chunk_strip(job.id, present.STRIP_CELLS),
+        "page": max(page, 1),
         "pages": pages,
         "failed": failed,
         "failed_count": job.counts[ChunkStatus.FAILED],

@@ -1,24 +1,17 @@
-"""Numbers and shapes the pages show: progress, ETA, the chunk timeline and status strip."""
+"""Numbers and shapes the pages show: progress, ETA, the chunk timeline, pages of chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.db import utcnow
+from ledger.chunk_reads import ChunkSpan
 from ledger.models import Chunk, ChunkStatus, Job, JobStatus
 
 CHUNKS_PER_PAGE = 200
-STRIP_CELLS = 400
-
-# Worst first: a strip cell shows the worst status among its chunks.
-_SEVERITY = [
-    ChunkStatus.FAILED,
-    ChunkStatus.RUNNING,
-    ChunkStatus.CANCELLED,
-    ChunkStatus.PENDING,
-    ChunkStatus.COMPLETED,
-]
+STRIP_CELLS = 400  # so 10,000 chunks stay readable
 
 
 def duration(seconds: float | None) -> str:
@@ -65,54 +58,30 @@ class Bar:
     width: float
 
 
-def timeline(job: Job, shown: list[Chunk], now: datetime | None = None) -> list[Bar]:
+def timeline(span: ChunkSpan, shown: Sequence[Chunk], now: datetime | None = None) -> list[Bar]:
     """Gantt bars for the chunks shown that have started, in percent of the span from the
-    first chunk start to the last chunk end (planning and settling would squeeze the bars)."""
+    first chunk start to the last chunk end of the whole job (planning and settling would
+    squeeze the bars)."""
     started = [c for c in shown if c.started_at]
-    if not started:
+    if not started or span.first_start is None:
         return []
-    now = now or utcnow()
-    every = [c for c in job.chunks or started if c.started_at]
-    t0 = min(c.started_at for c in every if c.started_at)
-    running = any(c.finished_at is None for c in every)
-    t1 = now if running else max(c.finished_at for c in every if c.finished_at)
-    span = max((t1 - t0).total_seconds(), 1e-3)
+    t0 = span.first_start
+    t1 = (now or utcnow()) if span.unfinished or span.last_finish is None else span.last_finish
+    total = max((t1 - t0).total_seconds(), 1e-3)
     bars = []
     for c in started:
         assert c.started_at is not None
         begin = (c.started_at - t0).total_seconds()
         end = ((c.finished_at or t1) - t0).total_seconds()
-        left = min(max(begin / span * 100, 0.0), 100.0)
-        bars.append(Bar(c, left, max(min((end - begin) / span * 100, 100.0 - left), 0.3)))
+        left = min(max(begin / total * 100, 0.0), 100.0)
+        bars.append(Bar(c, left, max(min((end - begin) / total * 100, 100.0 - left), 0.3)))
     return bars
 
 
-@dataclass(frozen=True)
-class Cell:
-    status: ChunkStatus
-    first: int
-    last: int
-
-
-def status_strip(chunks: tuple[Chunk, ...]) -> list[Cell]:
-    """At most STRIP_CELLS cells summarising every chunk, so 10,000 chunks stay readable."""
-    if not chunks:
-        return []
-    per_cell = -(-len(chunks) // STRIP_CELLS)
-    cells = []
-    for start in range(0, len(chunks), per_cell):
-        group = chunks[start : start + per_cell]
-        worst = min((c.status for c in group), key=_SEVERITY.index)
-        cells.append(Cell(worst, group[0].index, group[-1].index))
-    return cells
-
-
-def page_of(chunks: tuple[Chunk, ...], page: int, failed_only: bool) -> tuple[list[Chunk], int]:
-    """One page of chunks (failed ones only, if asked) and how many pages there are."""
-    pool = [c for c in chunks if c.status is ChunkStatus.FAILED] if failed_only else list(chunks)
-    pages = max(1, -(-len(pool) // CHUNKS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    return pool[(page - 1) * CHUNKS_PER_PAGE : page * CHUNKS_PER_PAGE], pages
+def pages_of(job: Job, failed_only: bool) -> int:
+    """How many pages of chunks the job has (failed ones only, if asked)."""
+    pool = job.counts[ChunkStatus.FAILED] if failed_only else job.total_chunks
+    return max(1, -(-pool // CHUNKS_PER_PAGE))
 
 
 def chunks_at_each_size(job: Job | None) -> dict[str, int] | None:
