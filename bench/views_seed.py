@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, text
 from sqlalchemy.pool import NullPool
@@ -69,8 +70,9 @@ def _shape(status: str, n: int) -> tuple[int, int, int, str]:
 def _jobs(count: int, chunks: int, big: int, rng: random.Random) -> tuple[list[dict], list[dict]]:
     now = utcnow()
     per_job = max(1, (chunks - big) // max(count - 1, 1))
-    last: dict[tuple[str, str], dict] = {}
-    rows, plans = [], []
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
     tenants = max(1, min(TENANTS, count // 20))  # some history per tenant, at any size
     for i in range(count):
         tenant = f"t{i % tenants:03d}"
