@@ -131,10 +131,13 @@ def get_engine(url: str) -> Engine:
             f"unsupported database {safe_url(url)}: use sqlite:///path.db or "
             "postgresql+psycopg://user@host:5432/db"
         )
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     elif parsed.get_backend_name() == "postgresql":
+        # A server restart drops pooled connections: test each before use. A SQLite file
+        # cannot drop one, and a ping per checkout cost it a query.
+        kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 10}
     try:
         engine = create_engine(parsed, **kwargs)

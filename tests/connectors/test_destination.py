@@ -42,6 +42,7 @@ def test_payloads_are_stored_exactly(dest: Destination) -> None:
         for i, text in enumerate(AWKWARD)
     ]
     items.append({"id": 10**15, "updated_at": "not a date", "big": 2**53 + 1})
+    items.append({"id": "huge", "beyond_64_bits": 2**70, "negative": -(2**65)})
     dest.write_chunk("acme", "deals", "job-1", items)
     rows = dest.read("acme", "deals")
     for item in items:
