@@ -13,6 +13,7 @@ def _log(level: int, name: str, message: str) -> None:
     logging.getLogger("prefect.task_runs").log(level, message, extra={"task_run_name": name})
 
 
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.task_runs' attempted to send logs")
 def test_only_chunk_successes_are_left_out(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="prefect.task_runs")
     with quiet_chunk_success():
