@@ -21,8 +21,8 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType, TaskRun
 from prefect.states import Cancelling
 
-from connectors.demo_faults import MalformedRule
 from core import JobConflictError, JobNotFoundError
+from demo.faults import MalformedRule
 from flows import adapter, new_job_id, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job

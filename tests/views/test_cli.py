@@ -11,7 +11,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from typer.testing import CliRunner
 
 from chunking import plan_chunks
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from ledger import Drift, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv

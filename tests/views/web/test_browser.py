@@ -29,7 +29,7 @@ import uvicorn
 from prefect.settings import PREFECT_API_URL
 
 from chunking import SyncSize, plan_chunks
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from ledger.models import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv
