@@ -166,7 +166,7 @@ def test_a_refused_run_leaves_nothing_in_prefect(sync_env: SyncEnv) -> None:
     tenant = unique("busy")
     sync_env.source.store.add_tenant(tenant, {"contacts": 10, "deals": 0})
     blocking = queued_job(sync_env.ledger, tenant)
-    sync_env.ledger.start_job(blocking.id, ran_as_full=False)
+    sync_env.ledger.mark_running(blocking.id, ran_as_full=False)
     with pytest.raises(JobConflictError) as refused:
         sync_job(tenant=tenant, sync_type="full")
     assert refused.value.blocking_job_id == blocking.id
