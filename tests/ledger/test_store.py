@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import alembic.command
 import pytest
+from sqlalchemy import text
 
+import core.db
 from chunking import SyncSize, plan_chunks
 from core import (
     ChunkNotFoundError,
@@ -181,9 +185,26 @@ def test_tenant_sync_sizes_and_watermarks(ledger: Ledger) -> None:
     assert ledger.watermarks("globex") == {}
 
 
-def test_migrations_are_idempotent(db_url: str) -> None:
-    Ledger(get_engine(db_url))
-    Ledger(get_engine(db_url))
+def test_migrations_are_idempotent(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic's upgrade run again on a ledger at head, as by a process whose check raced
+    another's migration, changes nothing and keeps the jobs."""
+    engine = get_engine(db_url)
+    job_id = new_job(Ledger(engine))
+    upgrades: list[str] = []
+    upgrade = alembic.command.upgrade
+
+    def counted(cfg: Any, revision: str) -> None:
+        upgrades.append(revision)
+        upgrade(cfg, revision)
+
+    monkeypatch.setattr(core.db, "_migrated", set())  # as in a new process
+    monkeypatch.setattr(core.db, "_at_head", lambda *_: False)  # the check raced
+    monkeypatch.setattr(alembic.command, "upgrade", counted)
+    assert Ledger(engine).get_job(job_id).id == job_id
+    assert upgrades == ["head"]
+    with engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM jobsview_ledger_version")).all()
+    assert [v for (v,) in versions] == [core.db._head("ledger:migrations")]
 
 
 def test_unreachable_database_is_a_clear_error() -> None:
