@@ -12,12 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
 from core.db import get_engine, migrate, retry_db, utcnow
-from core.errors import (
-    JobConflictError,
-    JobIdTakenError,
-    JobNotFoundError,
-    JobStateError,
-)
+from core.errors import JobConflictError, JobIdTakenError, JobNotFoundError, JobStateError
 from ledger.models import (
     ChunkStatus,
     Drift,
