@@ -68,7 +68,7 @@ def main() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.states import Cancelling
 
-    from connectors.demo_source import DemoSourceServer
+    from demo.source import DemoSourceServer
     from ledger.models import ChunkStatus, Job
     from ledger.store import get_ledger
     from tests.databases import postgres_schema

@@ -1,4 +1,6 @@
-"""The httpx client for the Source API contract (see DESIGN.md, "Source API contract")."""
+"""The httpx client for the Source API: pages from
+``GET /tenants/{tenant}/{resource}?offset=&limit=[&updated_since=]``, each ``{"items", "total"}``.
+"""
 
 from __future__ import annotations
 

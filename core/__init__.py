@@ -1,6 +1,7 @@
 """Settings, errors and input checks shared by every layer."""
 
 from core.errors import (
+    ChunkNotFoundError,
     ConfigError,
     DestinationError,
     FatalSourceError,
@@ -10,6 +11,7 @@ from core.errors import (
     JobConflictError,
     JobEndedError,
     JobFailedError,
+    JobIdTakenError,
     JobIncompleteError,
     JobNotFoundError,
     JobStateError,
@@ -33,6 +35,7 @@ from core.validation import (
 )
 
 __all__ = [
+    "ChunkNotFoundError",
     "ConfigError",
     "DestinationError",
     "FatalSourceError",
@@ -42,6 +45,7 @@ __all__ = [
     "JobConflictError",
     "JobEndedError",
     "JobFailedError",
+    "JobIdTakenError",
     "JobIncompleteError",
     "JobNotFoundError",
     "JobStateError",

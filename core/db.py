@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, Engine, Table, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
@@ -236,15 +236,28 @@ def _first_line(exc: BaseException) -> str:
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
 
 
-def run_migrations_online() -> None:
+def migration_options(metadata: MetaData, version_table: str, dialect: str) -> dict[str, Any]:
+    """How alembic sees one migration tree: ``metadata`` is the schema its revisions must build.
+
+    The ledger and the records share a database, so each tree looks at its own tables only.
+    """
+    return {
+        "target_metadata": metadata,
+        "version_table": version_table,
+        "render_as_batch": dialect == "sqlite",
+        "include_name": lambda name, kind, _parents: kind != "table" or name in metadata.tables,
+    }
+
+
+def run_migrations_online(metadata: MetaData) -> None:
     """Body of each migration tree's ``env.py``: run on the connection ``migrate`` passes."""
     from alembic import context
 
     connection = context.config.attributes["connection"]
+    version_table = context.config.get_main_option("version_table") or "alembic_version"
     context.configure(
         connection=connection,
-        version_table=context.config.get_main_option("version_table") or "alembic_version",
-        render_as_batch=connection.dialect.name == "sqlite",
+        **migration_options(metadata, version_table, connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

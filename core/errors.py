@@ -4,7 +4,9 @@
     ├── ConfigError                 bad setting or unreachable database (fatal)
     ├── InvalidInputError           bad tenant, sync type or size (fatal)
     ├── JobNotFoundError            no job with that id (fatal)
+    ├── ChunkNotFoundError          the job has no chunk with that index (fatal)
     ├── JobConflictError            a queued or running job blocks this one (fatal)
+    ├── JobIdTakenError             another job has the id asked for (fatal)
     ├── JobStateError               the job's status does not allow that (resume, cancel)
     ├── PlanTooLargeError           a job would need more than JOBSVIEW_MAX_CHUNKS_PER_JOB
     ├── SourceError                 talking to the source API
@@ -50,6 +52,13 @@ class JobNotFoundError(JobsViewError):
         self.job_ref = job_ref
 
 
+class ChunkNotFoundError(JobsViewError):
+    def __init__(self, job_id: str, index: int) -> None:
+        super().__init__(f"job {job_id} has no chunk {index}")
+        self.job_id = job_id
+        self.index = index
+
+
 class JobConflictError(JobsViewError):
     """A queued or running job for the same tenant and sync type already exists."""
 
@@ -62,6 +71,14 @@ class JobConflictError(JobsViewError):
         self.tenant = tenant
         self.sync_type = sync_type
         self.blocking_job_id = blocking_job_id
+
+
+class JobIdTakenError(JobsViewError):
+    """A job id given to a new job already names another job: a conflict, not bad input."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job id {job_id!r} is already taken")
+        self.job_id = job_id
 
 
 class JobStateError(JobsViewError):

@@ -1,8 +1,8 @@
 """The one translation between Prefect's states and the Jobs View's statuses, both ways.
 
 Prefect says what happened to a run; the chunk outcomes say whether the job's data is whole.
-``STATES`` is the table of DESIGN.md's "Prefect → Jobs View"; the functions below it are the
-only code that reads a Prefect state as a status, or turns an outcome into a Prefect state.
+``STATES`` maps each Prefect state to a Jobs View status; the functions below it are the only
+code that reads a Prefect state as a status, or turns an outcome into a Prefect state.
 
 Back the other way, a job's flow run ends ``Completed``, ``Failed`` named ``Incomplete``,
 ``Failed`` or ``Cancelled``; a chunk's task run ends ``Completed`` or ``Cancelled`` (a chunk

@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, select
 from core.db import retry_db
 from ledger.models import ChunkStatus
 from ledger.schema import chunks
-from ledger.tenants import TenantStore
+from ledger.tenants import TenantReader
 
 # Worst first: a strip cell shows the worst status among its chunks.
 SEVERITY = (
@@ -46,7 +46,7 @@ class ChunkSpan:
     unfinished: bool
 
 
-class ChunkReader(TenantStore):
+class ChunkReader(TenantReader):
     @retry_db
     def chunk_strip(self, job_id: str, cells: int) -> list[StripCell]:
         """At most ``cells`` cells over the job's chunks in index order, each the same number of

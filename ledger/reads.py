@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.db import retry_db
-from core.errors import InvalidInputError, JobNotFoundError
+from core.errors import ChunkNotFoundError, InvalidInputError, JobNotFoundError
 from ledger.chunk_reads import ChunkReader
 from ledger.models import (
     ACTIVE_JOB_STATUSES,
@@ -48,7 +48,7 @@ class LedgerReader(ChunkReader):
                 select(chunks).where(chunks.c.job_id == job_id, chunks.c.index == index)
             ).one_or_none()
         if row is None:
-            raise JobNotFoundError(f"{job_id} chunk {index}")
+            raise ChunkNotFoundError(job_id, index)
         return chunk_of(row)
 
     # -- reading ----------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
 from core.db import get_engine, migrate, retry_db, utcnow
-from core.errors import InvalidInputError, JobConflictError, JobNotFoundError, JobStateError
+from core.errors import JobConflictError, JobIdTakenError, JobNotFoundError, JobStateError
 from ledger.models import (
     ChunkStatus,
     Drift,
@@ -21,9 +21,10 @@ from ledger.models import (
 )
 from ledger.reads import ACTIVE, LedgerReader
 from ledger.schema import chunks, jobs
+from ledger.tenants import TenantWriter
 
 
-class Ledger(LedgerReader):
+class Ledger(LedgerReader, TenantWriter):
     """Jobs, chunks, tenant settings and watermarks in one database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -64,7 +65,7 @@ class Ledger(LedgerReader):
         except IntegrityError:
             blocking = self.active_job(tenant, sync_type)
             if blocking is None:
-                raise InvalidInputError(f"job id {job_id!r} is already taken") from None
+                raise JobIdTakenError(job_id) from None
             raise JobConflictError(tenant, sync_type, blocking.id) from None
         return self.get_job(job_id)
 
@@ -95,7 +96,7 @@ class Ledger(LedgerReader):
             tenant,
             sync_type,
         ) or has_chunks:
-            raise InvalidInputError(f"job id {job_id!r} is already taken")
+            raise JobIdTakenError(job_id)
         return self.get_job(job_id, with_chunks=False)
 
     @retry_db
@@ -131,7 +132,7 @@ class Ledger(LedgerReader):
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
 
     @retry_db
-    def start_job(self, job_id: str, *, ran_as_full: bool) -> None:
+    def mark_running(self, job_id: str, *, ran_as_full: bool) -> None:
         """Mark a planned job running; ``JobStateError`` if it is no longer queued."""
         now = utcnow()
         with self.engine.begin() as conn:

@@ -15,7 +15,9 @@ from ledger.schema import tenant_settings, watermarks
 DEFAULT_KEY = "*"
 
 
-class TenantStore:
+class TenantReader:
+    """Reads per-tenant state; the writes are ``TenantWriter``'s, which only ``Ledger`` has."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.reader = reader(engine)  # for reads only: never waits behind a writer
@@ -38,6 +40,23 @@ class TenantStore:
         """The default stored from the Settings page; JOBSVIEW_SYNC_SIZE applies without one."""
         return self.tenant_sync_size(DEFAULT_KEY)
 
+    @retry_db
+    def watermarks(self, tenant: str) -> dict[str, datetime]:
+        """Planning start of the last completed job, per resource."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(watermarks.c.resource, watermarks.c.planned_at).where(
+                    watermarks.c.tenant == tenant
+                )
+            ).all()
+        return {row.resource: row.planned_at for row in rows}
+
+
+class TenantWriter:
+    """Writes per-tenant state: the Sync Sizes stored from the Settings page, and watermarks."""
+
+    engine: Engine
+
     def set_default_sync_size(self, size: SyncSize | None) -> None:
         self.set_tenant_sync_size(DEFAULT_KEY, size)
 
@@ -50,17 +69,6 @@ class TenantStore:
                 return
             stmt = upsert(tenant_settings, conn.dialect.name, ["tenant"])
             conn.execute(stmt, {"tenant": tenant, "sync_size": size.value, "updated_at": utcnow()})
-
-    @retry_db
-    def watermarks(self, tenant: str) -> dict[str, datetime]:
-        """Planning start of the last completed job, per resource."""
-        with self.reader.connect() as conn:
-            rows = conn.execute(
-                select(watermarks.c.resource, watermarks.c.planned_at).where(
-                    watermarks.c.tenant == tenant
-                )
-            ).all()
-        return {row.resource: row.planned_at for row in rows}
 
     @retry_db
     def set_watermarks(

@@ -70,7 +70,7 @@ def _plan(
     if job.parent_id:
         parent = ledger.get_job(job.parent_id, with_chunks=False)
         ledger.copy_unfinished_chunks(parent.id, job.id)
-        ledger.start_job(job.id, ran_as_full=parent.ran_as_full)
+        ledger.mark_running(job.id, ran_as_full=parent.ran_as_full)
         return ledger.get_job(job.id, with_chunks=False)
     resources = job.resources
     try:
@@ -81,7 +81,7 @@ def _plan(
         ledger.update_job(job.id, totals=dict(totals))
         check_plan_size(totals, job.chunk_size, max_chunks)
         ledger.add_chunks(job.id, plan_chunks(totals, job.chunk_size), since)
-        ledger.start_job(job.id, ran_as_full=partial and len(since) < len(resources))
+        ledger.mark_running(job.id, ran_as_full=partial and len(since) < len(resources))
     except JobStateError:
         raise  # settled meanwhile: not ours to fail
     except JobsViewError as exc:

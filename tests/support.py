@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.demo_faults import DemoFaults
-from connectors.demo_source import DemoSourceServer
 from connectors.destination import Destination, get_destination
 from core.settings import get_settings
+from demo.faults import DemoFaults
+from demo.source import DemoSourceServer
 from flows import sync_job
 from ledger.store import Ledger, get_ledger
 

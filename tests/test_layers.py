@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("package", ["core", "chunking", "connectors", "ledger", "tasks"])
+@pytest.mark.parametrize("package", ["core", "chunking", "connectors", "ledger", "tasks", "demo"])
 def test_lower_layers_import_no_prefect(package: str) -> None:
     code = (
         f"import sys, {package}, pkgutil, importlib\n"
@@ -29,8 +29,29 @@ def test_lower_layers_import_no_prefect(package: str) -> None:
 def test_nothing_imports_the_views() -> None:
     offenders = [
         str(path.relative_to(ROOT))
-        for folder in ("core", "chunking", "connectors", "ledger", "tasks", "flows", "deployments")
+        for folder in (
+            "core",
+            "chunking",
+            "connectors",
+            "demo",
+            "ledger",
+            "tasks",
+            "flows",
+            "deployments",
+        )
         for path in (ROOT / folder).rglob("*.py")
         if "from views" in path.read_text() or "import views" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_the_chunk_task_loads_no_web_framework() -> None:
+    """A chunk task runs in every worker: the demo source's FastAPI and uvicorn stay out of it."""
+    code = (
+        "import sys, flows.tasks, tasks.sync_chunk, connectors\n"
+        "web = ('fastapi', 'uvicorn', 'demo')\n"
+        "found = sorted(m for m in sys.modules if m.split('.')[0] in web)\n"
+        "assert not found, found[:5]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

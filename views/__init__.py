@@ -1,1 +1,1 @@
-"""The Jobs View surfaces: the CLI (and, later, the web app and Prefect artifacts)."""
+"""The Jobs View surfaces: the CLI, and the web app in ``views.web``."""

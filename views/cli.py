@@ -101,7 +101,7 @@ def jobs(
 @app.command()
 @handles_errors
 def show(job: JobArg, as_json: JsonOpt = False) -> None:
-    """One job, as the seed's tree of chunks."""
+    """One job, as a tree of its chunks."""
     print_job(open_ledger().get_job(job), as_json)
 
 

@@ -152,8 +152,7 @@ def run_job(
     if api:
         check_api(api)
     log_path = new_log_path()
-    # Without an API, a temporary server boots on the other core while the job is claimed
-    # and the flow imported.
+    # Without an API, a temporary server boots on the other core while the job is claimed.
     server = None if api else launch_temporary_server(log_path)
     job = claim(
         ledger,
@@ -181,7 +180,7 @@ def _run_flow(
 ) -> None:
     """Run the claimed job's flow here; Prefect's own failures become one line, their trace
     goes to the log. ``server``: a temporary Prefect server that dies with us, if any."""
-    from flows import sync_job  # Prefect import is slow: only when running
+    from flows import sync_job  # with flows.claim above, Prefect loads only to run a job
     from flows.claim import release_unstarted
     from views.live import live_job
     from views.logs import child_logging

@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
-from connectors.demo_source import DemoSourceServer
 from core.settings import get_settings
+from demo.source import DemoSourceServer
 
 T = TypeVar("T")
 

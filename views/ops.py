@@ -77,7 +77,7 @@ def demo_source(
     slow_ms: Annotated[int, typer.Option(min=0, help="Delay per page, in ms.")] = 0,
 ) -> None:
     """Serve the bundled demo source API (deterministic records, switchable faults)."""
-    from connectors.demo_source import DemoFaults, serve_forever
+    from demo.source import DemoFaults, serve_forever
 
     faults = DemoFaults(
         token=token,

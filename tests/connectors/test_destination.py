@@ -55,9 +55,43 @@ def test_duplicate_ids_in_one_chunk_keep_the_last(dest: Destination) -> None:
     assert dest.read("acme", "contacts")["1"]["name"] == "last"
 
 
+def refuse_record(dest: Destination, record_id: str) -> None:
+    """A trigger that fails the INSERT of one record, inside the database."""
+    with dest.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.record_id = "
+                f"'{record_id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.record_id = '{record_id}' THEN RAISE EXCEPTION 'refused by the test'; "
+            "END IF; RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+
+
 def test_a_chunk_is_written_whole_or_not_at_all(dest: Destination) -> None:
+    dest.write_chunk("acme", "contacts", "job-1", make_items(20))
+    refuse_record(dest, "25")
+    # Updates of records 0-19 and inserts of 20-24 reach the database before 25 is refused.
+    with pytest.raises(DestinationError, match="refused by the test"):
+        dest.write_chunk("acme", "contacts", "job-2", make_items(30, name="second"))
+    assert dest.count("acme") == 20
+    assert dest.count("acme", job_ids=["job-2"]) == 0
+    assert {row["name"] for row in dest.read("acme", "contacts").values()} == {
+        f"r{i}" for i in range(20)
+    }
+    # The refusal was the record's, not the connection's: the next chunk writes.
+    assert dest.write_chunk("acme", "contacts", "job-3", make_items(5, start=30)) == 5
+
+
+def test_a_record_that_is_not_json_fails_before_any_write(dest: Destination) -> None:
     items = [*make_items(20), {"id": 99, "updated_at": "x", "bad": {1, 2}}]  # a set is not JSON
-    with pytest.raises((DestinationError, TypeError)):
+    with pytest.raises(TypeError):
         dest.write_chunk("acme", "contacts", "job-1", items)
     assert dest.count("acme") == 0
 

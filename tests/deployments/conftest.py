@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from connectors.demo_faults import DemoFaults
-from connectors.demo_source import DemoSourceServer
 from connectors.destination import Destination, get_destination
 from core.settings import get_settings
+from demo.faults import DemoFaults
+from demo.source import DemoSourceServer
 from ledger.store import Ledger, get_ledger
 from tests.databases import postgres_schema
 from tests.platform import (

@@ -24,8 +24,8 @@ from prefect.client.schemas.schedules import IntervalSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
-from connectors.demo_faults import MalformedRule
 from core import JobConflictError
+from demo.faults import MalformedRule
 from flows import sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from tests.deployments.conftest import Platform

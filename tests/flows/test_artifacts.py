@@ -25,7 +25,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import Artifact
 
 import flows.artifacts as artifacts
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from flows import new_job_id, sync_job
 from flows.artifacts import ChunkProgress, artifact_key, summary_markdown, table_chunks
 from ledger import Chunk, ChunkStatus, Job, JobStatus

@@ -21,8 +21,8 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType, TaskRun
 from prefect.states import Cancelling
 
-from connectors.demo_faults import MalformedRule
 from core import JobConflictError, JobNotFoundError
+from demo.faults import MalformedRule
 from flows import adapter, new_job_id, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
@@ -166,7 +166,7 @@ def test_a_refused_run_leaves_nothing_in_prefect(sync_env: SyncEnv) -> None:
     tenant = unique("busy")
     sync_env.source.store.add_tenant(tenant, {"contacts": 10, "deals": 0})
     blocking = queued_job(sync_env.ledger, tenant)
-    sync_env.ledger.start_job(blocking.id, ran_as_full=False)
+    sync_env.ledger.mark_running(blocking.id, ran_as_full=False)
     with pytest.raises(JobConflictError) as refused:
         sync_job(tenant=tenant, sync_type="full")
     assert refused.value.blocking_job_id == blocking.id

@@ -10,8 +10,8 @@ from prefect import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 
-from connectors.demo_faults import MalformedRule
 from core import JobStateError
+from demo.faults import MalformedRule
 from flows import new_job_id, resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from ledger.recovery import request_cancel

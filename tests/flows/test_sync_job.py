@@ -9,8 +9,8 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
 
-from connectors.demo_faults import MalformedRule
 from core import ConfigError, InvalidInputError, JobFailedError, JobIncompleteError
+from demo.faults import MalformedRule
 from flows import resume_job, sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from tests.support import SyncEnv

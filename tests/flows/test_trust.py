@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connectors.demo_lies import Drip, DuplicateRule, HugeRecord
+from demo.lies import Drip, DuplicateRule, HugeRecord
 from flows import sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from ledger.recovery import request_cancel

@@ -25,7 +25,7 @@ def ledger(db_url: str) -> Ledger:
 def job_with_chunks(ledger: Ledger, n: int, failed: set[int], running: set[int]) -> str:
     job = queued_job(ledger)
     ledger.add_chunks(job.id, plan_chunks([("contacts", n * 100)], 100), {})
-    ledger.start_job(job.id, ran_as_full=True)
+    ledger.mark_running(job.id, ran_as_full=True)
     for index in range(1, n + 1):
         if index in running or index in failed or index % 3:
             ledger.chunk_started(job.id, index, "host:1")

@@ -14,7 +14,7 @@ def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
     """A running job: chunk 1 completed, chunk 2 running, chunk 3 pending."""
     job = queued_job(ledger, tenant)
     ledger.add_chunks(job.id, plan_chunks([("contacts", 300)], 100), {})
-    ledger.start_job(job.id, ran_as_full=False)
+    ledger.mark_running(job.id, ran_as_full=False)
     ledger.chunk_started(job.id, 1, "h:1")
     ledger.chunk_completed(job.id, 1, 100)
     ledger.chunk_started(job.id, 2, "h:1")

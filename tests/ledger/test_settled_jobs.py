@@ -27,20 +27,20 @@ def settled(ledger: Ledger) -> str:
     return job_id
 
 
-def test_start_job_refuses_a_settled_job_and_leaves_it_settled(ledger: Ledger) -> None:
+def test_mark_running_refuses_a_settled_job_and_leaves_it_settled(ledger: Ledger) -> None:
     job_id = settled(ledger)
     with pytest.raises(JobStateError, match=f"job {job_id} is failed, not queued"):
-        ledger.start_job(job_id, ran_as_full=False)
+        ledger.mark_running(job_id, ran_as_full=False)
     job = ledger.get_job(job_id)
     assert job.status is JobStatus.FAILED and job.started_at is None
     assert job.error == "interrupted: no heartbeat"
 
 
-def test_start_job_refuses_a_job_already_running(ledger: Ledger) -> None:
+def test_mark_running_refuses_a_job_already_running(ledger: Ledger) -> None:
     job_id = queued(ledger)
-    ledger.start_job(job_id, ran_as_full=False)
+    ledger.mark_running(job_id, ran_as_full=False)
     with pytest.raises(JobStateError, match="is running, not queued"):
-        ledger.start_job(job_id, ran_as_full=False)
+        ledger.mark_running(job_id, ran_as_full=False)
 
 
 def test_chunks_are_not_added_to_a_settled_job(ledger: Ledger) -> None:

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import alembic.command
 import pytest
+from sqlalchemy import text
 
+import core.db
 from chunking import SyncSize, plan_chunks
-from core import ConfigError, InvalidInputError, JobConflictError, JobNotFoundError
+from core import (
+    ChunkNotFoundError,
+    ConfigError,
+    JobConflictError,
+    JobIdTakenError,
+    JobNotFoundError,
+)
 from core.db import get_engine
 from ledger import ChunkStatus, Drift, JobStatus, Ledger, get_ledger, render_tree
+from ledger.reads import LedgerReader
 from tests.factories import queued_job
 
 
@@ -29,7 +40,7 @@ def test_job_lifecycle_and_counts(ledger: Ledger) -> None:
     ledger.add_chunks(
         job_id, plan_chunks([("contacts", 250), ("deals", 50)], 100), {"deals": since}
     )
-    ledger.start_job(job_id, ran_as_full=True)
+    ledger.mark_running(job_id, ran_as_full=True)
     ledger.chunk_started(job_id, 1, "host:1")
     ledger.chunk_completed(job_id, 1, 100)
     ledger.chunk_started(job_id, 2, "host:1")
@@ -61,7 +72,7 @@ def test_job_lifecycle_and_counts(ledger: Ledger) -> None:
 def test_a_finished_job_keeps_what_it_stored_and_its_drift(ledger: Ledger) -> None:
     job_id = new_job(ledger)
     ledger.add_chunks(job_id, plan_chunks([("contacts", 250)], 100), {})
-    ledger.start_job(job_id, ran_as_full=False)
+    ledger.mark_running(job_id, ran_as_full=False)
     for index in (1, 2, 3):
         ledger.chunk_completed(job_id, index, 100)
     assert ledger.get_job(job_id).records_synced == 300  # while it runs: summed over chunks
@@ -111,7 +122,7 @@ def test_lookup_by_prefix_and_not_found(ledger: Ledger) -> None:
         ledger.get_job("ab")
     with pytest.raises(JobNotFoundError):
         ledger.get_job("a%")
-    with pytest.raises(InvalidInputError, match="already taken"):
+    with pytest.raises(JobIdTakenError, match="already taken"):
         ledger.create_job(
             job_id=job_id,
             tenant="x",
@@ -120,6 +131,14 @@ def test_lookup_by_prefix_and_not_found(ledger: Ledger) -> None:
             chunk_size=100,
             resources=(),
         )
+    with pytest.raises(ChunkNotFoundError, match="no chunk 7"):
+        ledger.get_chunk(job_id, 7)
+
+
+def test_the_read_side_cannot_write() -> None:
+    writes = {"set_default_sync_size", "set_tenant_sync_size", "set_watermarks", "mark_running"}
+    assert not writes & set(dir(LedgerReader))
+    assert writes <= set(dir(Ledger))
 
 
 def test_history_newest_first_with_filters(ledger: Ledger) -> None:
@@ -166,9 +185,26 @@ def test_tenant_sync_sizes_and_watermarks(ledger: Ledger) -> None:
     assert ledger.watermarks("globex") == {}
 
 
-def test_migrations_are_idempotent(db_url: str) -> None:
-    Ledger(get_engine(db_url))
-    Ledger(get_engine(db_url))
+def test_migrations_are_idempotent(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alembic's upgrade run again on a ledger at head, as by a process whose check raced
+    another's migration, changes nothing and keeps the jobs."""
+    engine = get_engine(db_url)
+    job_id = new_job(Ledger(engine))
+    upgrades: list[str] = []
+    upgrade = alembic.command.upgrade
+
+    def counted(cfg: Any, revision: str) -> None:
+        upgrades.append(revision)
+        upgrade(cfg, revision)
+
+    monkeypatch.setattr(core.db, "_migrated", set())  # as in a new process
+    monkeypatch.setattr(core.db, "_at_head", lambda *_: False)  # the check raced
+    monkeypatch.setattr(alembic.command, "upgrade", counted)
+    assert Ledger(engine).get_job(job_id).id == job_id
+    assert upgrades == ["head"]
+    with engine.connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM jobsview_ledger_version")).all()
+    assert [v for (v,) in versions] == [core.db._head("ledger:migrations")]
 
 
 def test_unreachable_database_is_a_clear_error() -> None:

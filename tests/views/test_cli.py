@@ -11,7 +11,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from typer.testing import CliRunner
 
 from chunking import plan_chunks
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from ledger import Drift, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv
@@ -178,7 +178,7 @@ def test_drift_is_shown_in_the_jobs_list_and_the_tree(sync_env: SyncEnv) -> None
     ledger = sync_env.ledger
     job = queued_job(ledger)
     ledger.add_chunks(job.id, plan_chunks([("contacts", 100)], 100), {})
-    ledger.start_job(job.id, ran_as_full=False)
+    ledger.mark_running(job.id, ran_as_full=False)
     ledger.finish_job(job.id, JobStatus.COMPLETED, records=101, drift={"contacts": Drift(101, 99)})
     code, out, _ = cli("jobs")
     assert code == 0 and "101 (drift)" in out

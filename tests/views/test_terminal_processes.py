@@ -15,7 +15,7 @@ from threading import Thread
 
 import pytest
 
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from tests.support import SyncEnv
 from tests.views.test_commands import clean_env, jobsview
 from tests.views.test_recovery_cli import call, wait_for_chunks

@@ -33,7 +33,7 @@ def start_job(
     return job
 
 
-def resume_job(ledger: Ledger, launcher: Launcher, ref: str) -> Job:
+def start_resume(ledger: Ledger, launcher: Launcher, ref: str) -> Job:
     parent = ledger.get_job(ref, with_chunks=False)
     job = claim(
         ledger,

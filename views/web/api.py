@@ -119,9 +119,10 @@ def cancel_job(job_id: JobRef) -> Json:
     dependencies=[Depends(require_token)],
     summary="Start a job for the chunks that did not complete",
     openapi_extra=NO_INPUT_JSON,
+    name="resume_job",  # the route's name makes its OpenAPI operationId: kept stable
 )
-def resume_job(job_id: JobRef, request: Request) -> Json:
-    return actions.resume_job(ledger(), launcher_of(request), job_id).to_dict()
+def resume_from_web(job_id: JobRef, request: Request) -> Json:
+    return actions.start_resume(ledger(), launcher_of(request), job_id).to_dict()
 
 
 @router.get("/settings", tags=["settings"], summary="The settings, secrets masked")

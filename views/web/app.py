@@ -16,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import (
+    ChunkNotFoundError,
     ConfigError,
     InvalidInputError,
     JobConflictError,
+    JobIdTakenError,
     JobNotFoundError,
     JobStateError,
     JobsViewError,
@@ -36,7 +38,9 @@ log = logging.getLogger(__name__)
 
 _STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
     (JobNotFoundError, 404),
+    (ChunkNotFoundError, 404),
     (JobConflictError, 409),
+    (JobIdTakenError, 409),
     (JobStateError, 409),
     (InvalidInputError, 422),
     (ConfigError, 503),

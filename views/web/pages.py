@@ -189,7 +189,7 @@ def cancel_form(job_id: str) -> Response:
 
 @router.post("/jobs/{job_id}/resume", dependencies=[Depends(require_token)])
 def resume_form(request: Request, job_id: str) -> Response:
-    job = actions.resume_job(ledger(), launcher_of(request), job_id)
+    job = actions.start_resume(ledger(), launcher_of(request), job_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

@@ -95,7 +95,7 @@ def finished_job(
         resources=("contacts",),
     )
     ledger.add_chunks(job.id, plan_chunks([("contacts", total * 100)], 100), {})
-    ledger.start_job(job.id, ran_as_full=True)
+    ledger.mark_running(job.id, ran_as_full=True)
     for index in range(1, completed + 1):
         ledger.chunk_started(job.id, index, "test:1")
         ledger.chunk_completed(job.id, index, 100)

@@ -120,6 +120,18 @@ def test_a_second_start_for_the_same_tenant_and_type_is_refused(
     assert len(sync_env.ledger.list_jobs()) == 3
 
 
+def test_a_job_id_already_taken_is_a_conflict(
+    sync_env: SyncEnv, client: TestClient, launcher: FakeLauncher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = finished_job(sync_env.ledger, JobStatus.COMPLETED)
+    monkeypatch.setattr("flows.claim.new_job_id", lambda: done.id)
+    taken = start(client)
+    assert taken.status_code == 409, taken.text
+    assert "already taken" in taken.json()["detail"]
+    assert sync_env.ledger.get_job(done.id).status is JobStatus.COMPLETED
+    assert launcher.launched == []
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -29,7 +29,7 @@ import uvicorn
 from prefect.settings import PREFECT_API_URL
 
 from chunking import SyncSize, plan_chunks
-from connectors.demo_faults import MalformedRule
+from demo.faults import MalformedRule
 from ledger.models import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv
@@ -353,7 +353,7 @@ def test_a_10000_chunk_job_loads_quickly(page: Any, served: Served, sync_env: Sy
     windows = plan_chunks([("contacts", 1_000_000)], 100)
     assert len(windows) == 10_000
     ledger.add_chunks(job.id, windows, {})
-    ledger.start_job(job.id, ran_as_full=True)
+    ledger.mark_running(job.id, ran_as_full=True)
     for index in range(1, 301):
         ledger.chunk_started(job.id, index, "bench:1")
         ledger.chunk_completed(job.id, index, 100)

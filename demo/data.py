@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.demo_records import BASE_TIME, ID_STYLES, IdStyle, RecordId, record, record_id
 from core.validation import validate_resource, validate_tenant
+from demo.records import BASE_TIME, ID_STYLES, IdStyle, RecordId, record, record_id
 
 # before_page(tenant, resource, offset, limit), as the client asked
 PageHook = Callable[[str, str, int, int], None]

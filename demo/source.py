@@ -36,8 +36,9 @@ import uvicorn
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from connectors.demo_data import DemoStore, IdStyle, UnknownCollectionError
-from connectors.demo_faults import (
+from core.errors import InvalidInputError
+from demo.data import DemoStore, IdStyle, UnknownCollectionError
+from demo.faults import (
     DemoFaults,
     DemoStats,
     DroppedResponse,
@@ -47,8 +48,7 @@ from connectors.demo_faults import (
     broken_page,
     json_response,
 )
-from connectors.demo_lies import Drip, DuplicateRule, HugeRecord
-from core.errors import InvalidInputError
+from demo.lies import Drip, DuplicateRule, HugeRecord
 
 __all__ = [
     "DemoFaults",

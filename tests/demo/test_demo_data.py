@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.demo_data import BASE_TIME, DemoStore, PositionError, UnknownCollectionError
 from core.errors import InvalidInputError
+from demo.data import BASE_TIME, DemoStore, PositionError, UnknownCollectionError
 
 
 def test_default_tenants() -> None:

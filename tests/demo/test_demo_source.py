@@ -12,10 +12,6 @@ import httpx
 import pytest
 
 from chunking import plan_chunks
-from connectors.demo_data import BASE_TIME, DemoStore
-from connectors.demo_faults import DemoFaults, MalformedRule
-from connectors.demo_lies import Drip, DuplicateRule, HugeRecord
-from connectors.demo_source import DemoSourceServer
 from connectors.retry import RetryPolicy
 from connectors.source import RestSource
 from core.errors import (
@@ -24,6 +20,10 @@ from core.errors import (
     SourceNotFoundError,
     TransientSourceError,
 )
+from demo.data import BASE_TIME, DemoStore
+from demo.faults import DemoFaults, MalformedRule
+from demo.lies import Drip, DuplicateRule, HugeRecord
+from demo.source import DemoSourceServer
 
 FAST_RETRY = RetryPolicy(attempts=12, base_delay=0.001, max_delay=0.01)
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.demo_lies import (
+from demo.lies import (
     Drip,
     DuplicateRule,
     HugeRecord,
