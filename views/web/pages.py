@@ -18,7 +18,13 @@ from core.db import utcnow
 from core.settings import get_settings
 from core.validation import parse_sync_size, parse_sync_type, validate_tenant
 from ledger.models import ChunkStatus, Job, JobStatus
-from ledger.render import drift_text, progress_text, render_tree, window_text
+from ledger.render import (
+    drift_text,
+    duration,
+    progress_text,
+    render_tree,
+    window_text,
+)
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
 from views.web.deps import launcher_of, ledger
@@ -30,7 +36,7 @@ templates.env.globals.update(
     window_text=window_text,
     progress_text=progress_text,
     drift_text=drift_text,
-    duration=present.duration,
+    duration=duration,
     token_required=token_required,
     csrf_token=csrf_token,
 )
