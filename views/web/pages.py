@@ -23,6 +23,7 @@ from ledger.render import (
     duration,
     progress_text,
     render_tree,
+    short_error,
     window_text,
 )
 from ledger.tenants import DEFAULT_KEY
@@ -37,6 +38,7 @@ templates.env.globals.update(
     progress_text=progress_text,
     drift_text=drift_text,
     duration=duration,
+    short_error=short_error,
     token_required=token_required,
     csrf_token=csrf_token,
 )
@@ -58,8 +60,12 @@ class Row:
 
     @property
     def unclean(self) -> bool:
-        """The previous job of the same tenant and type did not finish cleanly."""
-        return self.previous is not None and self.previous.status is not JobStatus.COMPLETED
+        """The previous job of the same tenant and type did not finish cleanly (and this job
+        is not its resume: a resume exists because of it)."""
+        previous = self.previous
+        if previous is None or previous.id == self.job.parent_id:
+            return False
+        return previous.status is not JobStatus.COMPLETED
 
 
 def error_page(request: Request, message: str, code: int) -> HTMLResponse:
