@@ -50,6 +50,12 @@ class JobNotFoundError(JobsViewError):
         self.job_ref = job_ref
 
 
+class TenantNotFoundError(JobsViewError):
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"nothing is stored for tenant {tenant!r}")
+        self.tenant = tenant
+
+
 class JobConflictError(JobsViewError):
     """A queued or running job for the same tenant and sync type already exists."""
 

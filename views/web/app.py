@@ -22,6 +22,7 @@ from core.errors import (
     JobNotFoundError,
     JobStateError,
     JobsViewError,
+    TenantNotFoundError,
 )
 from core.settings import get_settings
 from flows.prefect_api import flow_run_state
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
     (JobNotFoundError, 404),
+    (TenantNotFoundError, 404),
     (JobConflictError, 409),
     (JobStateError, 409),
     (InvalidInputError, 422),

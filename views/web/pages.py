@@ -213,17 +213,23 @@ def api_docs(request: Request) -> Response:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] = "") -> Response:
+def settings_page(
+    request: Request,
+    saved: Annotated[str, Query(max_length=80)] = "",
+    forgot: Annotated[str, Query(max_length=80)] = "",
+) -> Response:
     store = ledger()
     stored = store.tenant_sync_sizes()
+    jobless = set(store.tenants_without_jobs())
     tenants = []
-    for tenant in store.tenants():
+    for tenant in sorted(set(store.tenants()) | jobless):
         last = next(iter(store.list_jobs(tenant=tenant, limit=1)), None)
         tenants.append(
             {
                 "name": tenant,
                 "size": stored.get(tenant),
                 "at_each_size": present.chunks_at_each_size(last),
+                "forgettable": tenant in jobless,
             }
         )
     context = {
@@ -232,6 +238,7 @@ def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] 
         "stored_default": store.default_sync_size(),
         "env_default": get_settings().sync_size,
         "saved": saved,
+        "forgot": forgot,
     }
     return templates.TemplateResponse(request, "settings.html", context)
 
@@ -248,3 +255,11 @@ async def settings_form(request: Request) -> Response:
         store.set_tenant_sync_size(validate_tenant(tenant), size)
     label = "the default" if tenant == DEFAULT_KEY else tenant
     return RedirectResponse(f"/settings?saved={quote(label)}", status_code=303)
+
+
+@router.post("/settings/forget", dependencies=[Depends(require_token)])
+async def forget_form(request: Request) -> Response:
+    """Forget a tenant without jobs (a typo's stored setting); refused, 409, if it has jobs."""
+    tenant = validate_tenant((await form_fields(request)).get("tenant", ""))
+    ledger().forget_tenant(tenant)
+    return RedirectResponse(f"/settings?forgot={quote(tenant)}", status_code=303)
