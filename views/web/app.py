@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +27,7 @@ from core.errors import (
     TenantNotFoundError,
 )
 from core.settings import get_settings
+from core.validation import plain_message
 from flows.prefect_api import flow_run_state
 from ledger.recovery import reconcile
 from views.web import api, pages
@@ -111,6 +114,20 @@ def create_app(
             body = {"detail": str(exc), "blocking_job_id": exc.blocking_job_id}
             return JSONResponse(body, status_code=code)
         return error_response(request, str(exc), code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """The API keeps FastAPI's list of errors; a page says what was wrong in words."""
+        errors = jsonable_encoder(exc.errors())
+        for error in errors:
+            error["msg"] = plain_message(str(error.get("msg", "")))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": errors}, status_code=422)
+        said = "; ".join(
+            f"{error['loc'][-1]}: {error['msg']}" if error.get("loc") else error["msg"]
+            for error in errors
+        )
+        return error_response(request, f"invalid request: {said}", 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
