@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,6 +28,7 @@ def serve(
     """The web Jobs View: jobs list, job detail, Settings and the JSON API (at /docs)."""
     import uvicorn
 
+    from views.logs import serve_log_file
     from views.prefect_setup import configured_api, tie_temporary_server
     from views.web import Launcher, create_app
     from views.web.security import is_loopback
@@ -47,13 +47,11 @@ def serve(
         )
     if not configured_api():  # the temporary Prefect server background jobs share
         tie_temporary_server()
+    log_file = serve_log_file()
     err.print(
-        f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)",
-        markup=False,
+        f"Jobs View on http://{host}:{port} (background jobs log to {log_file})", markup=False
     )
-    uvicorn.run(
-        create_app(Launcher(Path("jobsview-jobs.log"))), host=host, port=port, log_level="warning"
-    )
+    uvicorn.run(create_app(Launcher(log_file)), host=host, port=port, log_level="warning")
 
 
 def demo_source(
