@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import JobsViewError
 from core.settings import get_settings
-from core.validation import SyncType
+from core.validation import SyncType, validate_resource
 from views.console import (
     JsonOpt,
     err,
@@ -19,6 +19,9 @@ from views.console import (
     out,
     run_job,
 )
+
+if TYPE_CHECKING:
+    from connectors.demo_faults import MalformedRule
 
 
 def serve(
@@ -54,6 +57,26 @@ def serve(
     uvicorn.run(create_app(Launcher(log_file)), host=host, port=port, log_level="warning")
 
 
+def malformed_rules(specs: list[str]) -> list[MalformedRule]:
+    """``deals:400`` as a rule for deals at offset 400; ``400`` for every configured resource."""
+    from connectors.demo_faults import MalformedRule
+
+    rules = []
+    for spec in specs:
+        resource, _, offset = spec.rpartition(":")
+        if not offset.isdigit():
+            raise typer.BadParameter(
+                f"{spec!r}: give an offset, or a resource and an offset, e.g. deals:400",
+                param_hint="--malformed-at",
+            )
+        try:
+            names = [validate_resource(resource)] if resource else list(get_settings().resources)
+        except JobsViewError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--malformed-at") from None
+        rules += [MalformedRule(resource=name, offset=int(offset)) for name in names]
+    return rules
+
+
 def demo_source(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8765,
     host: str = "127.0.0.1",
@@ -73,6 +96,14 @@ def demo_source(
         float, typer.Option(min=0, max=1, help="Share of dropped connections.")
     ] = 0.0,
     slow_ms: Annotated[int, typer.Option(min=0, help="Delay per page, in ms.")] = 0,
+    malformed_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="[RESOURCE:]OFFSET",
+            help="Answer the page at this offset with a 200 that is not JSON, e.g. deals:400 "
+            "(every resource of JOBSVIEW_RESOURCES without one). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the bundled demo source API (deterministic records, switchable faults)."""
     from connectors.demo_source import DemoFaults, serve_forever
@@ -85,6 +116,7 @@ def demo_source(
         rate_5xx=rate_5xx,
         rate_drop=rate_drop,
         slow_ms=slow_ms,
+        malformed=malformed_rules(malformed_at or []),
     )
     err.print(
         f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.",
