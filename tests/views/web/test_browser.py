@@ -535,6 +535,7 @@ def test_screenshots(
     finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
     finished_job(ledger, JobStatus.CANCELLED, tenant="initech", sync_type="partial", pending=4)
     ledger.set_tenant_sync_size("globex", SyncSize.XLARGE)
+    ledger.set_tenant_sync_size("nobody", SyncSize.LARGE)  # a typo: the page offers to forget it
 
     job_id = start_from_form(page, served.url, "acme", "small")
     job = wait_for_end(sync_env, job_id)
