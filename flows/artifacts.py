@@ -231,7 +231,7 @@ def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
         ("Tenant", _md(job.tenant)),
         ("Sync type", _md(sync)),
         ("Sync Size", f"{_md(job.sync_size)} ({job.chunk_size:,} records per chunk)"),
-        ("Chunks", progress_text(job.counts)),
+        ("Chunks", progress_text(job)),
         ("Records", f"{job.records_synced:,}"),
         ("Duration", job_duration(job) or "-"),
     ]

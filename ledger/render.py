@@ -32,8 +32,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
-    """``16 of 37 chunks completed, 21 cancelled``: what happened, never just "done"."""
+def progress_text(of: Job | Mapping[ChunkStatus, int]) -> str:
+    """``16 of 37 chunks completed, 21 cancelled``: what happened, never just "done"; for a
+    job that completed with nothing to sync, why there was nothing."""
+    if isinstance(of, Job):
+        empty = _nothing_to_sync(of)
+        if empty:
+            return empty
+        of = of.counts
+    counts = of
     total = sum(counts.values())
     text = f"{counts.get(ChunkStatus.COMPLETED, 0):,} of {_plural(total, 'chunk')} completed"
     others = [
@@ -47,6 +54,15 @@ def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
         if counts.get(s)
     ]
     return ", ".join([text, *others])
+
+
+def _nothing_to_sync(job: Job) -> str | None:
+    if job.total_chunks or job.status is not JobStatus.COMPLETED:
+        return None
+    if job.sync_type == "partial" and not job.ran_as_full:
+        when = f" ({job.since:%Y-%m-%d %H:%M} UTC)" if job.since else ""
+        return f"nothing changed since the watermark{when}: no chunks to sync"
+    return "no records at the source: no chunks to sync"
 
 
 def short_error(error: str | None, limit: int = 80) -> str:
@@ -94,7 +110,7 @@ def job_header(job: Job) -> list[str]:
         f"Job {job.id} [{job.status.value}]",
         f"   {job.tenant} · {sync} · Sync Size {job.sync_size} ({job.chunk_size:,} per chunk)",
     ]
-    progress = f"   {progress_text(job.counts)} · {_plural(job.records_synced, 'record')}"
+    progress = f"   {progress_text(job)} · {_plural(job.records_synced, 'record')}"
     took = duration(seconds_between(job.started_at, job.finished_at))
     if took:
         progress += f" · took {took}"

@@ -78,7 +78,7 @@ def _plan(
         marks = ledger.watermarks(job.tenant) if partial else {}
         since = {r: marks[r] - watermark_lag for r in resources if r in marks}
         totals = [(r, source.count(job.tenant, r, since.get(r))) for r in resources]
-        ledger.update_job(job.id, totals=dict(totals))
+        ledger.update_job(job.id, totals=dict(totals), since=min(since.values(), default=None))
         check_plan_size(totals, job.chunk_size, max_chunks)
         ledger.add_chunks(job.id, plan_chunks(totals, job.chunk_size), since)
         ledger.start_job(job.id, ran_as_full=partial and len(since) < len(resources))

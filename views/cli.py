@@ -92,7 +92,7 @@ def jobs(
     table.add_column("took", justify="right", no_wrap=True)
     table.add_column("created UTC", no_wrap=True)
     for job in found:
-        notes = [progress_text(job.counts)]
+        notes = [progress_text(job)]
         if job.parent_id:
             notes.append(f"resume of {job.parent_id[:8]}")
         if job.error:

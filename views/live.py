@@ -50,7 +50,7 @@ def _update(progress: Progress, task_id: TaskID, job: Job) -> None:
         description=f"{job.tenant} {job.sync_type}",
         total=max(job.total_chunks, 1) if job.total_chunks else None,
         completed=job.done_chunks,
-        outcome=progress_text(job.counts),
+        outcome=progress_text(job),
         records=job.records_synced,
         status=job.status.value + (" (cancel requested)" if job.cancel_requested else ""),
     )

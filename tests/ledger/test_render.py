@@ -93,3 +93,20 @@ def test_short_errors_are_one_line() -> None:
 @pytest.mark.parametrize(("a", "b", "n"), [(0, 100, 0), (1, 100, 1), (100, 100, 1), (101, 100, 2)])
 def test_ceil_div(a: int, b: int, n: int) -> None:
     assert ceil_div(a, b) == n
+
+
+def test_an_empty_job_says_why_it_had_nothing_to_sync() -> None:
+    none = counts()
+    partial = make_job(sync_type="partial", counts=none, since=T0, records_synced=0)
+    assert progress_text(partial) == (
+        "nothing changed since the watermark (2026-11-28 12:00 UTC): no chunks to sync"
+    )
+    assert "0 of 0" not in "\n".join(job_header(partial))
+    unknown = make_job(sync_type="partial", counts=none, since=None)
+    assert progress_text(unknown) == "nothing changed since the watermark: no chunks to sync"
+    first = make_job(sync_type="partial", counts=none, ran_as_full=True)
+    assert progress_text(first) == "no records at the source: no chunks to sync"
+    assert progress_text(make_job(counts=none)) == "no records at the source: no chunks to sync"
+    failed = make_job("failed", sync_type="partial", counts=none, since=T0)
+    assert progress_text(failed) == "0 of 0 chunks completed"  # planning failed: no claim
+    assert progress_text(make_job(counts=counts(completed=2))) == "2 of 2 chunks completed"
