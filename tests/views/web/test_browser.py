@@ -534,6 +534,15 @@ def test_screenshots(
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
     finished_job(ledger, JobStatus.CANCELLED, tenant="initech", sync_type="partial", pending=4)
+    finished_job(
+        ledger,
+        JobStatus.FAILED,
+        tenant="initech",
+        completed=0,
+        failed=1,
+        error="source authentication failed (HTTP 401) for initech contacts at offset 0: "
+        "check JOBSVIEW_SOURCE_TOKEN",
+    )
     ledger.set_tenant_sync_size("globex", SyncSize.XLARGE)
     ledger.set_tenant_sync_size("nobody", SyncSize.LARGE)  # a typo: the page offers to forget it
 
