@@ -328,7 +328,7 @@ def test_settings_size_is_used_by_the_next_job(
     page.goto(served.url + "/settings")
     row = page.locator("tr[data-tenant='acme']")
     row.locator("select[name=sync_size]").select_option("large")
-    row.locator("button[type=submit]").click()
+    row.locator("button[type=submit]", has_text="Save").click()  # not Forget: no jobs yet
     page.wait_for_url(re.compile(r"/settings\?saved=acme$"))
     assert page.locator("p.ok").inner_text() == "Saved acme."
     assert page.locator("tr[data-tenant='acme'] select[name=sync_size]").input_value() == "large"
