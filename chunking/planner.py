@@ -20,6 +20,11 @@ class ChunkWindow:
         return self.limit is None
 
 
+def ceil_div(a: int, b: int) -> int:
+    """``a / b`` rounded up: the chunks (or pages) that ``a`` items need, ``b`` at a time."""
+    return -(-a // b)
+
+
 def plan_chunks(totals: Iterable[tuple[str, int]], chunk_size: int) -> list[ChunkWindow]:
     """Windows of ``chunk_size`` per resource, in the order given; the last one is open-ended.
 
@@ -31,7 +36,7 @@ def plan_chunks(totals: Iterable[tuple[str, int]], chunk_size: int) -> list[Chun
     for resource, total in totals:
         if total < 0:
             raise ValueError(f"total for {resource!r} must not be negative, got {total}")
-        count = -(-total // chunk_size)
+        count = ceil_div(total, chunk_size)
         for n in range(count):
             last = n == count - 1
             windows.append(

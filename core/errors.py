@@ -5,6 +5,7 @@
     ├── InvalidInputError           bad tenant, sync type or size (fatal)
     ├── JobNotFoundError            no job with that id (fatal)
     ├── ChunkNotFoundError          the job has no chunk with that index (fatal)
+    ├── TenantNotFoundError         nothing is stored for that tenant (fatal)
     ├── JobConflictError            a queued or running job blocks this one (fatal)
     ├── JobIdTakenError             another job has the id asked for (fatal)
     ├── JobStateError               the job's status does not allow that (resume, cancel)
@@ -57,6 +58,12 @@ class ChunkNotFoundError(JobsViewError):
         super().__init__(f"job {job_id} has no chunk {index}")
         self.job_id = job_id
         self.index = index
+
+
+class TenantNotFoundError(JobsViewError):
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"nothing is stored for tenant {tenant!r}")
+        self.tenant = tenant
 
 
 class JobConflictError(JobsViewError):

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from chunking import SyncSize
 from core.errors import ConfigError
 from core.redact import has_credentials, redact_url
-from core.validation import validate_resource
+from core.validation import plain_message, validate_resource
 
 ENV_PREFIX = "JOBSVIEW_"
 MIB = 1024 * 1024
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
 def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        msg = redact_url(err["msg"].removeprefix("Value error, "))
+        msg = redact_url(plain_message(err["msg"]))
         if not err["loc"]:  # a rule across settings names them itself
             lines.append(msg)
             continue

@@ -35,6 +35,12 @@ def validate_resource(resource: str) -> str:
     return resource
 
 
+def plain_message(msg: str) -> str:
+    """A pydantic error message without the prefix pydantic puts on a validator's
+    ``ValueError`` ("Value error, ..."), which means nothing to an operator."""
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def _choices(enum_cls: type[enum.StrEnum]) -> str:
     return ", ".join(member.value for member in enum_cls)
 

@@ -26,7 +26,7 @@ from core.errors import (
 )
 from ledger.models import ChunkStatus, Job, JobStatus, job_outcome
 from ledger.recovery import RunState
-from ledger.render import drift_text
+from ledger.render import drift_text, progress_text
 from tasks.sync_chunk import ChunkSummary
 
 Q, R = JobStatus.QUEUED, JobStatus.RUNNING
@@ -108,10 +108,7 @@ def chunk_state(summary: ChunkSummary) -> State[Any]:
 
 def job_state(job: Job) -> State[Any]:
     """The final state of a job's flow run; incomplete is never green."""
-    summary = (
-        f"{job.counts.get(ChunkStatus.COMPLETED, 0)} of {job.total_chunks} chunks completed, "
-        f"{job.records_synced:,} records"
-    )
+    summary = f"{progress_text(job)}; {job.records_synced:,} records"
     if job.drift:
         summary += f"; {drift_text(job)}"
     if job.status is JobStatus.COMPLETED:

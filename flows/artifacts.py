@@ -32,7 +32,13 @@ from prefect.artifacts import (
 
 from flows.runtime import logger
 from ledger.models import Chunk, ChunkStatus, Job
-from ledger.render import drift_text, progress_text, render_tree
+from ledger.render import (
+    drift_text,
+    job_duration,
+    progress_text,
+    render_tree,
+    window_text,
+)
 
 MAX_TABLE_ROWS = 1_000
 MAX_TREE_CHUNKS = 500
@@ -167,13 +173,6 @@ class ChunkProgress:
 # -- chunk table ------------------------------------------------------------------------------
 
 
-def window(chunk: Chunk) -> str:
-    """``0-99``, or ``2000-`` for a resource's open-ended last window."""
-    if chunk.limit is None:
-        return f"{chunk.offset}-"
-    return f"{chunk.offset}-{chunk.offset + chunk.limit - 1}"
-
-
 def _clip(text: str | None, limit: int = MAX_ERROR_CHARS) -> str:
     if not text:
         return ""
@@ -184,7 +183,7 @@ def chunk_row(chunk: Chunk) -> dict[str, Any]:
     return {
         "number": chunk.index,
         "resource": chunk.resource,
-        "window": window(chunk),
+        "window": window_text(chunk, with_resource=False),
         "status": chunk.status.value,
         "records": chunk.records,
         "attempts": chunk.attempts,
@@ -224,14 +223,6 @@ def _fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def _duration(job: Job) -> str:
-    start = job.started_at or job.created_at
-    if not job.finished_at or not start:
-        return "-"
-    seconds = (job.finished_at - start).total_seconds()
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
-
-
 def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
     """The job's summary, then the seed's tree (at most ``max_chunks`` chunk lines)."""
     sync = job.sync_type + (" (no watermark yet: ran as full)" if job.ran_as_full else "")
@@ -240,9 +231,9 @@ def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
         ("Tenant", _md(job.tenant)),
         ("Sync type", _md(sync)),
         ("Sync Size", f"{_md(job.sync_size)} ({job.chunk_size:,} records per chunk)"),
-        ("Chunks", progress_text(job.counts)),
+        ("Chunks", progress_text(job)),
         ("Records", f"{job.records_synced:,}"),
-        ("Duration", _duration(job)),
+        ("Duration", job_duration(job) or "-"),
     ]
     if job.error:
         facts.append(("Error", _md(job.error)))

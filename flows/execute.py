@@ -16,7 +16,7 @@ from flows.events import emit_outcome
 from flows.tasks import chunk_task, quiet_chunk_success
 from ledger.models import ChunkStatus, Drift, Job, JobStatus, job_outcome
 from ledger.recovery import ancestors
-from ledger.render import drift_text
+from ledger.render import drift_text, progress_text
 from ledger.store import Ledger
 from tasks.verify import drift, stored_records
 
@@ -137,12 +137,11 @@ def finish(
             ledger.set_watermarks(job.tenant, job.resources, planned_at, job.id)
     job = ledger.get_job(job_id)
     runtime.logger().info(
-        "job %s %s: %d/%d chunks completed, %d records",
+        "job %s %s: %s; %s records",
         job.id,
         job.status.value,
-        job.counts[ChunkStatus.COMPLETED],
-        job.total_chunks,
-        job.records_synced,
+        progress_text(job),
+        f"{job.records_synced:,}",
     )
     progress.finish(job)
     publish_job(job)

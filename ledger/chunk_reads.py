@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from chunking import ceil_div
 from core.db import retry_db
 from ledger.models import ChunkStatus
 from ledger.schema import chunks
@@ -71,7 +72,7 @@ class ChunkReader(TenantReader):
                 value=source.c.status,
                 else_=len(SEVERITY),
             )
-            cell = (position // -(-total // cells)).label("cell")
+            cell = (position // ceil_div(total, cells)).label("cell")
             query = select(cell, func.min(source.c.index), func.max(source.c.index), func.min(rank))
             query = query.where(mine) if direct else query
             rows = conn.execute(query.group_by(cell).order_by(cell)).all()

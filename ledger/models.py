@@ -129,6 +129,7 @@ class Job:
     cancel_requested: bool = False
     ran_as_full: bool = False
     totals: Mapping[str, int] | None = None
+    since: datetime | None = None  # a partial sync's watermark
     records_synced: int = 0
     drift: Mapping[str, Drift] | None = None
     counts: Mapping[ChunkStatus, int] = field(default_factory=empty_counts)
@@ -163,6 +164,7 @@ class Job:
             "cancel_requested": self.cancel_requested,
             "ran_as_full": self.ran_as_full,
             "totals": dict(self.totals) if self.totals is not None else None,
+            "since": _iso(self.since),
             "records_synced": self.records_synced,
             "drift": (
                 {r: d.to_dict() for r, d in self.drift.items()} if self.drift is not None else None

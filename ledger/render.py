@@ -1,4 +1,5 @@
-"""The one text renderer of a job's tree, for the CLI, the web page and Prefect artifacts."""
+"""The one text renderer of a job's tree, for the CLI, the web page and Prefect artifacts,
+and the small formatters every view shares: progress, durations, windows."""
 
 from __future__ import annotations
 
@@ -8,19 +9,38 @@ from datetime import datetime
 from ledger.models import Chunk, ChunkStatus, Job, JobStatus
 
 
-def _duration(start: datetime | None, end: datetime | None) -> str | None:
-    if not start or not end:
-        return None
-    seconds = (end - start).total_seconds()
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+def duration(seconds: float | None) -> str:
+    """``4.2s``, ``3m07s`` or ``2h05m``; empty when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def job_duration(job: Job) -> str:
+    """How long a finished job ran (empty while it runs)."""
+    return duration(seconds_between(job.started_at or job.created_at, job.finished_at))
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
-    """``16 of 37 chunks completed, 21 cancelled``: what happened, never just "done"."""
+def progress_text(of: Job | Mapping[ChunkStatus, int]) -> str:
+    """``16 of 37 chunks completed, 21 cancelled``: what happened, never just "done"; for a
+    job that completed with nothing to sync, why there was nothing."""
+    if isinstance(of, Job):
+        empty = _nothing_to_sync(of)
+        if empty:
+            return empty
+        of = of.counts
+    counts = of
     total = sum(counts.values())
     text = f"{counts.get(ChunkStatus.COMPLETED, 0):,} of {_plural(total, 'chunk')} completed"
     others = [
@@ -36,6 +56,21 @@ def progress_text(counts: Mapping[ChunkStatus, int]) -> str:
     return ", ".join([text, *others])
 
 
+def _nothing_to_sync(job: Job) -> str | None:
+    if job.total_chunks or job.status is not JobStatus.COMPLETED:
+        return None
+    if job.sync_type == "partial" and not job.ran_as_full:
+        when = f" ({job.since:%Y-%m-%d %H:%M} UTC)" if job.since else ""
+        return f"nothing changed since the watermark{when}: no chunks to sync"
+    return "no records at the source: no chunks to sync"
+
+
+def short_error(error: str | None, limit: int = 80) -> str:
+    """An error on one line, cut to ``limit`` characters."""
+    text = " ".join((error or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def drift_text(job: Job) -> str | None:
     """``drift: contacts 1,001 stored, 1,000 at the source (+1)``, or None when none was found."""
     if not job.drift:
@@ -47,10 +82,13 @@ def drift_text(job: Job) -> str | None:
     return "drift: " + "; ".join(parts)
 
 
-def window_text(chunk: Chunk) -> str:
+def window_text(chunk: Chunk, *, with_resource: bool = True) -> str:
+    """``contacts 0-99``, ``contacts 2000- (to the end)``; or just ``0-99``, ``2000-``."""
     if chunk.limit is None:
-        return f"{chunk.resource} {chunk.offset}- (to the end)"
-    return f"{chunk.resource} {chunk.offset}-{chunk.offset + chunk.limit - 1}"
+        span = f"{chunk.offset}-"
+        return f"{chunk.resource} {span} (to the end)" if with_resource else span
+    span = f"{chunk.offset}-{chunk.offset + chunk.limit - 1}"
+    return f"{chunk.resource} {span}" if with_resource else span
 
 
 def chunk_line(chunk: Chunk) -> str:
@@ -60,7 +98,7 @@ def chunk_line(chunk: Chunk) -> str:
         parts.append(_plural(chunk.attempts, "attempt"))
     if chunk.worker:
         parts.append(chunk.worker)
-    took = _duration(chunk.started_at, chunk.finished_at)
+    took = duration(seconds_between(chunk.started_at, chunk.finished_at))
     if took:
         parts.append(took)
     return " · ".join(parts)
@@ -72,8 +110,8 @@ def job_header(job: Job) -> list[str]:
         f"Job {job.id} [{job.status.value}]",
         f"   {job.tenant} · {sync} · Sync Size {job.sync_size} ({job.chunk_size:,} per chunk)",
     ]
-    progress = f"   {progress_text(job.counts)} · {_plural(job.records_synced, 'record')}"
-    took = _duration(job.started_at, job.finished_at)
+    progress = f"   {progress_text(job)} · {_plural(job.records_synced, 'record')}"
+    took = duration(seconds_between(job.started_at, job.finished_at))
     if took:
         progress += f" · took {took}"
     lines.append(progress)

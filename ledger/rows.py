@@ -51,6 +51,7 @@ def job_of(
         cancel_requested=bool(row.cancel_requested),
         ran_as_full=bool(row.ran_as_full),
         totals=row.totals,
+        since=row.since,
         # Summed over chunks while the job runs; once it ends, what it really stored.
         records_synced=records if row.records_stored is None else row.records_stored,
         drift=(

@@ -44,6 +44,8 @@ jobs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("ran_as_full", Boolean, nullable=False, default=False),
     Column("totals", JSON, nullable=True),
+    # A partial sync's watermark: it read the records updated since then (the earliest one).
+    Column("since", UTCDateTime, nullable=True),
     # Set when the job ends: distinct records it stored, and per resource how a full sync's
     # stored count differs from the source's total at the end.
     Column("records_stored", Integer, nullable=True),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 
 from chunking import SyncSize
 from core.db import reader, retry_db, upsert, utcnow
-from ledger.schema import tenant_settings, watermarks
+from core.errors import JobStateError, TenantNotFoundError
+from ledger.schema import jobs, tenant_settings, watermarks
 
 # The stored default's key: no valid tenant name can take it.
 DEFAULT_KEY = "*"
@@ -41,6 +42,16 @@ class TenantReader:
         return self.tenant_sync_size(DEFAULT_KEY)
 
     @retry_db
+    def tenants_without_jobs(self) -> list[str]:
+        """Tenants with a stored Sync Size or watermark but no job: typos, as a rule."""
+        with self.reader.connect() as conn:
+            stored = set(conn.execute(select(tenant_settings.c.tenant)).scalars())
+            stored |= set(conn.execute(select(watermarks.c.tenant)).scalars())
+            stored.discard(DEFAULT_KEY)
+            used = set(conn.execute(select(jobs.c.tenant).distinct()).scalars())
+        return sorted(stored - used)
+
+    @retry_db
     def watermarks(self, tenant: str) -> dict[str, datetime]:
         """Planning start of the last completed job, per resource."""
         with self.reader.connect() as conn:
@@ -69,6 +80,25 @@ class TenantWriter:
                 return
             stmt = upsert(tenant_settings, conn.dialect.name, ["tenant"])
             conn.execute(stmt, {"tenant": tenant, "sync_size": size.value, "updated_at": utcnow()})
+
+    @retry_db
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop what is stored for a tenant that has no jobs; its history is never dropped."""
+        if tenant == DEFAULT_KEY:
+            raise TenantNotFoundError(tenant)
+        with self.engine.begin() as conn:
+            count = conn.execute(select(func.count()).where(jobs.c.tenant == tenant)).scalar()
+            if count:
+                raise JobStateError(
+                    f"tenant {tenant!r} has {count:,} job{'s' if count != 1 else ''}: only a "
+                    "tenant without jobs can be forgotten (its history stays)"
+                )
+            dropped = conn.execute(
+                delete(tenant_settings).where(tenant_settings.c.tenant == tenant)
+            )
+            marks = conn.execute(delete(watermarks).where(watermarks.c.tenant == tenant))
+            if not (dropped.rowcount or marks.rowcount):
+                raise TenantNotFoundError(tenant)
 
     @retry_db
     def set_watermarks(

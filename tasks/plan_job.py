@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chunking import SyncSize, plan_chunks
+from chunking import SyncSize, ceil_div, plan_chunks
 from core.errors import JobStateError, JobsViewError, PlanTooLargeError
 from core.validation import SyncType
 from ledger.models import Job, JobStatus
@@ -27,7 +27,7 @@ def check_plan_size(totals: list[tuple[str, int]], chunk_size: int, max_chunks: 
     """Refuse, before anything is allocated, a plan of more than ``max_chunks`` chunks."""
     needed = 0
     for resource, total in totals:
-        needed += -(-total // chunk_size)
+        needed += ceil_div(total, chunk_size)
         if needed > max_chunks:
             raise PlanTooLargeError(
                 f"{resource} counts {total:,} records at the source, so the job would need "
@@ -78,7 +78,7 @@ def _plan(
         marks = ledger.watermarks(job.tenant) if partial else {}
         since = {r: marks[r] - watermark_lag for r in resources if r in marks}
         totals = [(r, source.count(job.tenant, r, since.get(r))) for r in resources]
-        ledger.update_job(job.id, totals=dict(totals))
+        ledger.update_job(job.id, totals=dict(totals), since=min(since.values(), default=None))
         check_plan_size(totals, job.chunk_size, max_chunks)
         ledger.add_chunks(job.id, plan_chunks(totals, job.chunk_size), since)
         ledger.mark_running(job.id, ran_as_full=partial and len(since) < len(resources))

@@ -18,7 +18,7 @@ from chunking import SyncSize
 from core.settings import get_settings
 from core.validation import SyncType
 from ledger.models import JobStatus
-from ledger.render import render_tree
+from ledger.render import job_duration, progress_text, render_tree, short_error
 from views import ops
 from views.console import (
     EXIT_CODES,
@@ -83,16 +83,29 @@ def jobs(
     if as_json:
         emit_json([job.to_dict(include_chunks=False) for job in found])
         return
-    table = Table("job", "tenant", "type", "status", "chunks", "records", "created (UTC)")
+    # no borders, so the outcome has room at 80 columns; times are short and never wrap
+    table = Table(box=None, pad_edge=False, header_style="bold underline", expand=True)
+    for name in ("job", "tenant", "type", "status"):
+        table.add_column(name)
+    table.add_column("chunks", ratio=1, min_width=16)
+    table.add_column("records", justify="right")
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("created UTC", no_wrap=True)
     for job in found:
+        notes = [progress_text(job)]
+        if job.parent_id:
+            notes.append(f"resume of {job.parent_id[:8]}")
+        if job.error:
+            notes.append(f"error: {short_error(job.error, 60)}")
         cells = (
             job.id[:8],
             job.tenant,
             job.sync_type,
             job.status.value,
-            f"{job.done_chunks}/{job.total_chunks}",
+            "\n".join(notes),
             f"{job.records_synced:,}" + (" (drift)" if job.drift else ""),
-            f"{job.created_at:%Y-%m-%d %H:%M:%S}",
+            job_duration(job),
+            f"{job.created_at:%m-%d %H:%M}",
         )
         table.add_row(*map(Text, cells))  # text, never markup
     out.print(table if found else "No jobs yet: start one with `jobsview run`.")

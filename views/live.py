@@ -11,7 +11,6 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
@@ -23,7 +22,7 @@ from rich.text import Text
 
 from core.errors import JobNotFoundError
 from ledger.models import Job
-from ledger.render import render_tree
+from ledger.render import progress_text, render_tree
 from ledger.store import Ledger
 
 POLL_SECONDS = 0.5
@@ -35,8 +34,9 @@ def _progress(console: Console) -> Progress:
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("chunks · {task.fields[records]:,} records · {task.fields[status]}"),
+        TextColumn(
+            "{task.fields[outcome]} · {task.fields[records]:,} records · {task.fields[status]}"
+        ),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -50,6 +50,7 @@ def _update(progress: Progress, task_id: TaskID, job: Job) -> None:
         description=f"{job.tenant} {job.sync_type}",
         total=max(job.total_chunks, 1) if job.total_chunks else None,
         completed=job.done_chunks,
+        outcome=progress_text(job),
         records=job.records_synced,
         status=job.status.value + (" (cancel requested)" if job.cancel_requested else ""),
     )
@@ -81,7 +82,9 @@ def quiet_prefect_console() -> Iterator[None]:
 def live_job(ledger: Ledger, job_id: str, console: Console, *, tree: bool) -> Iterator[None]:
     """Show the job's progress (and tree) until the block ends."""
     progress = _progress(console)
-    task_id = progress.add_task("planning", total=None, records=0, status="queued")
+    task_id = progress.add_task(
+        "planning", total=None, outcome="planning", records=0, status="queued"
+    )
     tree_text = Text("")
     done = threading.Event()
 

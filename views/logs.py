@@ -34,6 +34,17 @@ def log_dir() -> Path:
     return Path(get_current_settings().home).expanduser() / "jobsview" / "logs"
 
 
+def serve_log_file() -> Path:
+    """Where ``jobsview serve``'s background jobs log: ``$PREFECT_HOME/jobsview/``, beside
+    the run logs (not among them, which are pruned), or a temporary directory."""
+    directory = log_dir().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        directory = Path(tempfile.mkdtemp(prefix="jobsview-logs-"))
+    return directory / "jobsview-jobs.log"
+
+
 def _usable_dir() -> Path:
     """``log_dir()``, or a new temporary directory where that cannot be written."""
     directory = log_dir()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import JobsViewError
 from core.settings import get_settings
-from core.validation import SyncType
+from core.validation import SyncType, validate_resource
 from views.console import (
     JsonOpt,
     err,
@@ -21,6 +20,9 @@ from views.console import (
     run_job,
 )
 
+if TYPE_CHECKING:
+    from demo.faults import MalformedRule
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -29,6 +31,7 @@ def serve(
     """The web Jobs View: jobs list, job detail, Settings and the JSON API (at /docs)."""
     import uvicorn
 
+    from views.logs import serve_log_file
     from views.prefect_setup import configured_api, tie_temporary_server
     from views.web import Launcher, create_app
     from views.web.security import is_loopback
@@ -47,13 +50,31 @@ def serve(
         )
     if not configured_api():  # the temporary Prefect server background jobs share
         tie_temporary_server()
+    log_file = serve_log_file()
     err.print(
-        f"Jobs View on http://{host}:{port} (background jobs log to jobsview-jobs.log)",
-        markup=False,
+        f"Jobs View on http://{host}:{port} (background jobs log to {log_file})", markup=False
     )
-    uvicorn.run(
-        create_app(Launcher(Path("jobsview-jobs.log"))), host=host, port=port, log_level="warning"
-    )
+    uvicorn.run(create_app(Launcher(log_file)), host=host, port=port, log_level="warning")
+
+
+def malformed_rules(specs: list[str]) -> list[MalformedRule]:
+    """``deals:400`` as a rule for deals at offset 400; ``400`` for every configured resource."""
+    from demo.faults import MalformedRule
+
+    rules = []
+    for spec in specs:
+        resource, _, offset = spec.rpartition(":")
+        if not offset.isdigit():
+            raise typer.BadParameter(
+                f"{spec!r}: give an offset, or a resource and an offset, e.g. deals:400",
+                param_hint="--malformed-at",
+            )
+        try:
+            names = [validate_resource(resource)] if resource else list(get_settings().resources)
+        except JobsViewError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--malformed-at") from None
+        rules += [MalformedRule(resource=name, offset=int(offset)) for name in names]
+    return rules
 
 
 def demo_source(
@@ -75,6 +96,14 @@ def demo_source(
         float, typer.Option(min=0, max=1, help="Share of dropped connections.")
     ] = 0.0,
     slow_ms: Annotated[int, typer.Option(min=0, help="Delay per page, in ms.")] = 0,
+    malformed_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="[RESOURCE:]OFFSET",
+            help="Answer the page at this offset with a 200 that is not JSON, e.g. deals:400 "
+            "(every resource of JOBSVIEW_RESOURCES without one). Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the bundled demo source API (deterministic records, switchable faults)."""
     from demo.source import DemoFaults, serve_forever
@@ -87,6 +116,7 @@ def demo_source(
         rate_5xx=rate_5xx,
         rate_drop=rate_drop,
         slow_ms=slow_ms,
+        malformed=malformed_rules(malformed_at or []),
     )
     err.print(
         f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.",

@@ -1,4 +1,5 @@
-"""``jobsview settings show|set``: the settings, secrets masked, and tenants' Sync Sizes."""
+"""``jobsview settings show|set|forget``: the settings, secrets masked, and tenants' Sync
+Sizes; forgetting a tenant that has no jobs (a misspelled name, as a rule)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chunking import SyncSize
+from core.db import safe_url
 from core.errors import JobsViewError
 from core.redact import redact_url
 from core.settings import ENV_PREFIX, Settings, get_settings
@@ -18,7 +20,8 @@ from ledger.store import get_ledger
 from views.console import JsonOpt, emit_json, handles_errors
 
 settings_app = typer.Typer(
-    help="Show the settings; store a tenant's Sync Size.", no_args_is_help=True
+    help="Show the settings; store a tenant's Sync Size; forget a tenant without jobs.",
+    no_args_is_help=True,
 )
 out = Console(highlight=False)
 
@@ -45,14 +48,23 @@ def public_settings(settings: Settings) -> dict[str, Any]:
 def show(as_json: JsonOpt = False) -> None:
     """The settings in force (secrets masked) and the Sync Size stored per tenant."""
     settings = get_settings()
-    tenants = get_ledger(settings.database_url).tenant_sync_sizes()
+    store = get_ledger(settings.database_url)
+    tenants = store.tenant_sync_sizes()
+    jobless = store.tenants_without_jobs()
     shown = public_settings(settings)
     if as_json:
-        document = {"settings": shown, "tenants": {t: s.value for t, s in tenants.items()}}
+        document = {
+            "settings": shown,
+            "tenants": {t: s.value for t, s in tenants.items()},
+            "destination_in_use": safe_url(settings.destination),
+            "tenants_without_jobs": jobless,
+        }
         emit_json(document)
         return
     table = Table("variable", "value")
     for name, value in shown.items():
+        if name == f"{ENV_PREFIX}DESTINATION_URL" and value is None:
+            value = f"{safe_url(settings.destination)} (from {ENV_PREFIX}DATABASE_URL)"
         table.add_row(Text(name), Text("(unset)" if value is None else str(value)))
     out.print(table)
     if tenants:
@@ -60,6 +72,13 @@ def show(as_json: JsonOpt = False) -> None:
         for tenant, size in tenants.items():
             per_tenant.add_row(Text(tenant), Text(size.value), Text(f"{size.chunk_size:,}"))
         out.print(per_tenant)
+    for tenant in jobless:
+        out.print(
+            f"{tenant} has no jobs (a misspelled name?): forget it with "
+            f"`jobsview settings forget --tenant {tenant}`",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @settings_app.command("set")
@@ -78,3 +97,16 @@ def set_(
         f"{tenant}: Sync Size {sync_size.value} ({sync_size.chunk_size:,} records per chunk)",
         markup=False,
     )
+
+
+@settings_app.command("forget")
+@handles_errors
+def forget(tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant name.")]) -> None:
+    """Forget a tenant that has no jobs: its stored Sync Size and watermarks. A tenant with
+    jobs is refused: its history stays."""
+    try:
+        validate_tenant(tenant)
+    except JobsViewError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tenant") from None
+    get_ledger(get_settings().database_url).forget_tenant(tenant)
+    out.print(f"Forgot tenant {tenant}: it had no jobs.", markup=False)

@@ -40,3 +40,11 @@ def test_sync_type_and_size_name_the_choices() -> None:
         parse_sync_type("delta")
     with pytest.raises(InvalidInputError, match="small, medium, large, xlarge"):
         parse_sync_size("huge")
+
+
+def test_pydantic_prefixes_are_dropped_from_messages() -> None:
+    from core.validation import plain_message
+
+    assert plain_message("Value error, 'weird' is not one of a, b") == "'weird' is not one of a, b"
+    assert plain_message("Assertion failed, x") == "x"
+    assert plain_message("Input should be 'a' or 'b'") == "Input should be 'a' or 'b'"

@@ -99,6 +99,7 @@ def test_job_final_states_never_show_incomplete_as_green() -> None:
     assert _final("completed").type is StateType.COMPLETED
     incomplete = _final("incomplete")
     assert (incomplete.type, incomplete.name) == (StateType.FAILED, "Incomplete")
+    assert incomplete.message == "2 of 3 chunks completed, 1 failed; 200 records"  # what happened
     failed = _final("failed", error="authentication failed")
     assert failed.type is StateType.FAILED and "authentication failed" in (failed.message or "")
     assert _final("cancelled").type is StateType.CANCELLED

@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import StateType
 from core import ConfigError, InvalidInputError, JobFailedError, JobIncompleteError
 from demo.faults import MalformedRule
 from flows import resume_job, sync_job
-from ledger import ChunkStatus, Job, JobStatus
+from ledger import ChunkStatus, Job, JobStatus, render_tree
 from tests.support import SyncEnv
 
 
@@ -49,8 +49,15 @@ def test_partial_sync_writes_only_changes(sync_env: SyncEnv) -> None:
     assert run(sync_type="partial").records_synced == 55
     # with no lag and nothing changed since, a partial plans no chunks and completes
     sync_env.set(watermark_lag_seconds=0)
+    watermark = min(sync_env.ledger.watermarks("acme").values())
     third = run(sync_type="partial")
     assert third.status is JobStatus.COMPLETED and third.total_chunks == 0
+    # and it says why it synced nothing, and since when
+    assert third.since == watermark and third.to_dict()["since"] == watermark.isoformat()
+    assert (
+        f"nothing changed since the watermark ({watermark:%Y-%m-%d %H:%M} UTC): no chunks to sync"
+        " · 0 records"
+    ) in render_tree(third)
     sync_env.assert_destination_equals_source("acme")
 
 

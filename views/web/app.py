@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,8 +26,10 @@ from core.errors import (
     JobNotFoundError,
     JobStateError,
     JobsViewError,
+    TenantNotFoundError,
 )
 from core.settings import get_settings
+from core.validation import plain_message
 from flows.prefect_api import flow_run_state
 from ledger.recovery import reconcile
 from views.web import api, pages
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 _STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
     (JobNotFoundError, 404),
     (ChunkNotFoundError, 404),
+    (TenantNotFoundError, 404),
     (JobConflictError, 409),
     (JobIdTakenError, 409),
     (JobStateError, 409),
@@ -113,6 +118,20 @@ def create_app(
             body = {"detail": str(exc), "blocking_job_id": exc.blocking_job_id}
             return JSONResponse(body, status_code=code)
         return error_response(request, str(exc), code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """The API keeps FastAPI's list of errors; a page says what was wrong in words."""
+        errors = jsonable_encoder(exc.errors())
+        for error in errors:
+            error["msg"] = plain_message(str(error.get("msg", "")))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": errors}, status_code=422)
+        said = "; ".join(
+            f"{error['loc'][-1]}: {error['msg']}" if error.get("loc") else error["msg"]
+            for error in errors
+        )
+        return error_response(request, f"invalid request: {said}", 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -18,7 +18,14 @@ from core.db import utcnow
 from core.settings import get_settings
 from core.validation import parse_sync_size, parse_sync_type, validate_tenant
 from ledger.models import ChunkStatus, Job, JobStatus
-from ledger.render import drift_text, progress_text, render_tree, window_text
+from ledger.render import (
+    drift_text,
+    duration,
+    progress_text,
+    render_tree,
+    short_error,
+    window_text,
+)
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
 from views.web.deps import launcher_of, ledger
@@ -30,7 +37,8 @@ templates.env.globals.update(
     window_text=window_text,
     progress_text=progress_text,
     drift_text=drift_text,
-    duration=present.duration,
+    duration=duration,
+    short_error=short_error,
     token_required=token_required,
     csrf_token=csrf_token,
 )
@@ -52,8 +60,12 @@ class Row:
 
     @property
     def unclean(self) -> bool:
-        """The previous job of the same tenant and type did not finish cleanly."""
-        return self.previous is not None and self.previous.status is not JobStatus.COMPLETED
+        """The previous job of the same tenant and type did not finish cleanly (and this job
+        is not its resume: a resume exists because of it)."""
+        previous = self.previous
+        if previous is None or previous.id == self.job.parent_id:
+            return False
+        return previous.status is not JobStatus.COMPLETED
 
 
 def error_page(request: Request, message: str, code: int) -> HTMLResponse:
@@ -201,17 +213,23 @@ def api_docs(request: Request) -> Response:
 
 
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] = "") -> Response:
+def settings_page(
+    request: Request,
+    saved: Annotated[str, Query(max_length=80)] = "",
+    forgot: Annotated[str, Query(max_length=80)] = "",
+) -> Response:
     store = ledger()
     stored = store.tenant_sync_sizes()
+    jobless = set(store.tenants_without_jobs())
     tenants = []
-    for tenant in store.tenants():
+    for tenant in sorted(set(store.tenants()) | jobless):
         last = next(iter(store.list_jobs(tenant=tenant, limit=1)), None)
         tenants.append(
             {
                 "name": tenant,
                 "size": stored.get(tenant),
                 "at_each_size": present.chunks_at_each_size(last),
+                "forgettable": tenant in jobless,
             }
         )
     context = {
@@ -220,6 +238,7 @@ def settings_page(request: Request, saved: Annotated[str, Query(max_length=80)] 
         "stored_default": store.default_sync_size(),
         "env_default": get_settings().sync_size,
         "saved": saved,
+        "forgot": forgot,
     }
     return templates.TemplateResponse(request, "settings.html", context)
 
@@ -236,3 +255,11 @@ async def settings_form(request: Request) -> Response:
         store.set_tenant_sync_size(validate_tenant(tenant), size)
     label = "the default" if tenant == DEFAULT_KEY else tenant
     return RedirectResponse(f"/settings?saved={quote(label)}", status_code=303)
+
+
+@router.post("/settings/forget", dependencies=[Depends(require_token)])
+async def forget_form(request: Request) -> Response:
+    """Forget a tenant without jobs (a typo's stored setting); refused, 409, if it has jobs."""
+    tenant = validate_tenant((await form_fields(request)).get("tenant", ""))
+    ledger().forget_tenant(tenant)
+    return RedirectResponse(f"/settings?forgot={quote(tenant)}", status_code=303)

@@ -6,21 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from chunking import ceil_div
 from core.db import utcnow
 from ledger.chunk_reads import ChunkSpan
 from ledger.models import Chunk, ChunkStatus, Job, JobStatus
+from ledger.render import duration, seconds_between
 
 CHUNKS_PER_PAGE = 200
 STRIP_CELLS = 400  # so 10,000 chunks stay readable
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,7 @@ def progress(job: Job, now: datetime | None = None) -> Progress:
     percent = 100.0 if job.status is JobStatus.COMPLETED else (done / total * 100 if total else 0.0)
     start = job.started_at
     end = job.finished_at or (now if not job.status.finished else None)
-    elapsed = (end - start).total_seconds() if start and end else None
+    elapsed = seconds_between(start, end)
     eta = ""
     if job.status is JobStatus.RUNNING and elapsed and 0 < done < total:
         eta = duration(elapsed / done * (total - done))
@@ -81,7 +74,7 @@ def timeline(span: ChunkSpan, shown: Sequence[Chunk], now: datetime | None = Non
 def pages_of(job: Job, failed_only: bool) -> int:
     """How many pages of chunks the job has (failed ones only, if asked)."""
     pool = job.counts[ChunkStatus.FAILED] if failed_only else job.total_chunks
-    return max(1, -(-pool // CHUNKS_PER_PAGE))
+    return max(1, ceil_div(pool, CHUNKS_PER_PAGE))
 
 
 def chunks_at_each_size(job: Job | None) -> dict[str, int] | None:
@@ -91,6 +84,6 @@ def chunks_at_each_size(job: Job | None) -> dict[str, int] | None:
     if job is None or job.totals is None:
         return None
     return {
-        size.value: sum(-(-total // size.chunk_size) for total in job.totals.values())
+        size.value: sum(ceil_div(total, size.chunk_size) for total in job.totals.values())
         for size in SyncSize
     }

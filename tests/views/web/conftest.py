@@ -127,4 +127,5 @@ def form_writes(job_id: str, done_id: str) -> list[tuple[str, dict[str, str]]]:
         (f"/jobs/{done_id}/resume", {}),
         ("/settings", {"tenant": "acme", "sync_size": "large"}),
         ("/settings", {"tenant": "*", "sync_size": "small"}),
+        ("/settings/forget", {"tenant": "nobody"}),
     ]

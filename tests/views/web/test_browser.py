@@ -328,7 +328,7 @@ def test_settings_size_is_used_by_the_next_job(
     page.goto(served.url + "/settings")
     row = page.locator("tr[data-tenant='acme']")
     row.locator("select[name=sync_size]").select_option("large")
-    row.locator("button[type=submit]").click()
+    row.locator("button[type=submit]", has_text="Save").click()  # not Forget: no jobs yet
     page.wait_for_url(re.compile(r"/settings\?saved=acme$"))
     assert page.locator("p.ok").inner_text() == "Saved acme."
     assert page.locator("tr[data-tenant='acme'] select[name=sync_size]").input_value() == "large"
@@ -534,7 +534,17 @@ def test_screenshots(
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
     finished_job(ledger, JobStatus.CANCELLED, tenant="initech", sync_type="partial", pending=4)
+    finished_job(
+        ledger,
+        JobStatus.FAILED,
+        tenant="initech",
+        completed=0,
+        failed=1,
+        error="source authentication failed (HTTP 401) for initech contacts at offset 0: "
+        "check JOBSVIEW_SOURCE_TOKEN",
+    )
     ledger.set_tenant_sync_size("globex", SyncSize.XLARGE)
+    ledger.set_tenant_sync_size("nobody", SyncSize.LARGE)  # a typo: the page offers to forget it
 
     job_id = start_from_form(page, served.url, "acme", "small")
     job = wait_for_end(sync_env, job_id)

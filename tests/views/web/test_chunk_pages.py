@@ -3,6 +3,8 @@ previous job from one query."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from ledger.models import JobStatus
@@ -58,3 +60,28 @@ def test_the_list_warns_when_the_previous_job_did_not_finish_cleanly(
     assert "⚠ previous failed" in rows[after_broken.id] and broken.id[:8] in rows[after_broken.id]
     for clean in (broken, after_clean, other_type):
         assert "⚠ previous" not in rows[clean.id]
+
+
+def test_the_list_shows_lineage_errors_and_never_flags_a_resume_about_its_parent(
+    sync_env: SyncEnv, client: TestClient
+) -> None:
+    from tests.views.test_jobs_list import LONG_ERROR, seed
+
+    cancelled, resume, failed = seed(sync_env.ledger)
+    after_resume = finished_job(sync_env.ledger, JobStatus.COMPLETED, failed=0)
+
+    rows = {
+        line.split('data-job="')[1][:36]: line
+        for line in client.get("/fragments/jobs").text.split("<tr")
+        if 'data-job="' in line
+    }
+    assert "⚠ previous" not in rows[resume.id]  # it resumes that very job
+    assert f'resume of <a href="/jobs/{cancelled.id}"><code>{cancelled.id[:8]}' in rows[resume.id]
+    assert "resume of" not in rows[after_resume.id] and "⚠ previous" not in rows[after_resume.id]
+    assert "16 of 37 chunks completed, 21 pending" in rows[cancelled.id]
+    error = rows[failed.id].split('class="error"')[1]
+    assert "HTTP 401 from the source for contacts" in error
+    assert "the tenant&#39;s name</small>" not in error  # shortened in the cell
+    assert 'title="HTTP 401' in error and "and the tenant&#39;s name" in error  # whole, on hover
+    assert LONG_ERROR.splitlines()[0][:40] in error
+    assert all(re.search(r"<td>\d+(\.\d)?s|<td>\d+m\d\ds", rows[j.id]) for j in (resume, failed))
