@@ -88,17 +88,22 @@ def prefect_server(home: Path) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
+def scratch_postgres(server: str = PG_ADMIN) -> Iterator[str]:
+    """A fresh database in the server at ``server`` (a URL), dropped afterwards."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
-    name = f"jobsview_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    from core.db import get_engine
+
+    name = f"jobsview_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
+        get_engine(url).dispose()  # the product's pooled connections, if it opened any
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.views_seed import Seeded, scratch_postgres, seed  # noqa: E402
+from bench.services import free_port, scratch_postgres  # noqa: E402
+from bench.views_seed import Seeded, seed  # noqa: E402
 
 PG_SERVER = os.environ.get(
     "JOBSVIEW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -56,12 +56,6 @@ def result(measure: str, backend: str, value: float, unit: str, target: float) -
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _use_database(url: str) -> None:
     from core.settings import get_settings
 
@@ -77,7 +71,7 @@ def web_server(url: str) -> Iterator[str]:
     from views.web import create_app
 
     _use_database(url)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(reconcile_in_background=False),
         host="127.0.0.1",

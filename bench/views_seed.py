@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
-from core.db import UTCDateTime, get_engine, utcnow
+from core.db import UTCDateTime, utcnow
 from ledger.schema import jobs, tenant_settings
 from ledger.store import get_ledger
 
@@ -198,20 +195,3 @@ def seed(url: str, *, jobs_count: int, chunks: int, big: int, rng_seed: int = 9)
     total = sum(p["n_chunks"] for p in plans)
     typical = next(r["id"] for r in reversed(rows) if r["status"] == "completed")
     return Seeded(url, rows[-1]["id"], typical, len(rows), total)
-
-
-@contextmanager
-def scratch_postgres(server: str) -> Iterator[str]:
-    """A fresh database in the server at ``server`` (a URL), dropped afterwards."""
-    name = f"jv_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
