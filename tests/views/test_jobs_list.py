@@ -32,7 +32,7 @@ def resume_of(ledger: Ledger, parent: Job) -> Job:
         parent_id=parent.id,
     )
     ledger.copy_unfinished_chunks(parent.id, job.id)
-    ledger.start_job(job.id, ran_as_full=False)
+    ledger.mark_running(job.id, ran_as_full=False)
     for chunk in ledger.get_job(job.id).chunks or ():
         ledger.chunk_started(job.id, chunk.index, "test:1")
         ledger.chunk_completed(job.id, chunk.index, 100)
