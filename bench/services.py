@@ -21,7 +21,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = os.environ.get(
+    "JOBSVIEW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -62,10 +64,12 @@ def process(args: list[str], url: str, what: str, env: dict[str, str]) -> Iterat
 
 
 @contextmanager
-def demo_source(page_cap: int = 100) -> Iterator[str]:
-    """The demo source API on loopback, serving at most ``page_cap`` items a page."""
+def demo_source(page_cap: int | None = 100) -> Iterator[str]:
+    """The demo source API on loopback, serving at most ``page_cap`` items a page (if set)."""
     port = free_port()
-    args = [str(BIN / "jobsview"), "demo-source", "--port", str(port), "--page-cap", str(page_cap)]
+    args = [str(BIN / "jobsview"), "demo-source", "--port", str(port)]
+    if page_cap is not None:
+        args += ["--page-cap", str(page_cap)]
     with process(args, f"http://127.0.0.1:{port}/_demo/tenants", "demo source", dict(os.environ)):
         yield f"http://127.0.0.1:{port}"
 
@@ -107,6 +111,20 @@ def scratch_postgres(server: str = PG_ADMIN) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def postgres_reachable() -> bool:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(PG_ADMIN, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -11,7 +11,7 @@ SQLite file and into a scratch PostgreSQL database (created, then dropped), then
 ``run(quick=True)`` seeds 1,000 jobs and 50,000 chunks and makes fewer requests: a smoke test.
 
 Usage: python bench/views_bench.py [--quick] [--json]
-PostgreSQL: JOBSVIEW_BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432/test);
+PostgreSQL: JOBSVIEW_BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres);
 skipped when unreachable.
 """
 
@@ -34,12 +34,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.services import free_port, scratch_postgres  # noqa: E402
+from bench.services import BIN, database, free_port, postgres_reachable  # noqa: E402
 from bench.views_seed import Seeded, seed  # noqa: E402
 
-PG_SERVER = os.environ.get(
-    "JOBSVIEW_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 LIST_MS, JOB_MS, CLI_S = 50.0, 100.0, 0.3
 FULL = {"jobs_count": 10_000, "chunks": 1_000_000, "big": 10_000}
 QUICK = {"jobs_count": 1_000, "chunks": 50_000, "big": 5_000}
@@ -127,11 +124,6 @@ def measure_web(seeded: Seeded, backend: str, requests: int) -> list[dict[str, A
     return found
 
 
-def _jobsview() -> list[str]:
-    script = Path(sys.executable).with_name("jobsview")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "views"]
-
-
 def measure_cli(seeded: Seeded, backend: str, workdir: Path, runs: int) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSVIEW_")}
     env["JOBSVIEW_DATABASE_URL"] = seeded.url
@@ -141,7 +133,11 @@ def measure_cli(seeded: Seeded, backend: str, workdir: Path, runs: int) -> list[
         for _ in range(runs + 1):  # the first run warms the OS caches
             started = time.perf_counter()
             subprocess.run(
-                [*_jobsview(), *args], cwd=workdir, env=env, check=True, capture_output=True
+                [str(BIN / "jobsview"), *args],
+                cwd=workdir,
+                env=env,
+                check=True,
+                capture_output=True,
             )
             walls.append(time.perf_counter() - started)
         name = f"jobsview {' '.join(args[:1] if args[0] == 'show' else args)}"
@@ -149,39 +145,16 @@ def measure_cli(seeded: Seeded, backend: str, workdir: Path, runs: int) -> list[
     return found
 
 
-def _postgres_reachable() -> bool:
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import OperationalError
-
-    engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            return True
-    except OperationalError:
-        return False
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def _database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "postgresql":
-        with scratch_postgres(PG_SERVER) as url:
-            yield url
-    else:
-        yield f"sqlite:///{workdir / 'views-bench.db'}"
-
-
 def run(quick: bool = False) -> list[dict[str, Any]]:
     sizes = QUICK if quick else FULL
     requests, runs = (10, 2) if quick else (50, 5)
-    backends = ["sqlite"] + (["postgresql"] if _postgres_reachable() else [])
+    backends = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
     found: list[dict[str, Any]] = []
     saved = os.environ.get("JOBSVIEW_DATABASE_URL")
     try:
         with tempfile.TemporaryDirectory(prefix="views-bench-") as tmp:
             for backend in backends:
-                with _database(backend, Path(tmp)) as url:
+                with database(backend) as url:
                     started = time.perf_counter()
                     seeded = seed(url, **sizes)
                     print(

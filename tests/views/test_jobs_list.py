@@ -22,15 +22,7 @@ LONG_ERROR = (
 
 def resume_of(ledger: Ledger, parent: Job) -> Job:
     """A completed resume of ``parent``: its unfinished chunks re-run, all completed."""
-    job = ledger.create_job(
-        job_id=str(uuid.uuid4()),
-        tenant=parent.tenant,
-        sync_type=parent.sync_type,
-        sync_size=parent.sync_size,
-        chunk_size=parent.chunk_size,
-        resources=parent.resources,
-        parent_id=parent.id,
-    )
+    job = ledger.claim_resume(parent, str(uuid.uuid4()))
     ledger.copy_unfinished_chunks(parent.id, job.id)
     ledger.mark_running(job.id, ran_as_full=False)
     for chunk in ledger.get_job(job.id).chunks or ():
