@@ -1,37 +1,35 @@
 """An in-process harness for the focused benchmarks (trust, pressure, scale, platform).
 
 A demo source in its own process, a Prefect test server and a scratch folder; ``configure``
-points this process's settings at a database and the source. The suite (``python -m bench``)
-runs ``jobsview`` as its users do instead (``bench.services``).
+gives the settings of a run on a database and the source, for ``flows.use_settings``. The
+suite (``python -m bench``) runs ``jobsview`` as its users do instead (``bench.services``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.services import demo_source
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def configure(db: Path, source: str, **extra: object) -> None:
-    from core.settings import get_settings
+def configure(db: Path, source: str, **extra: object) -> Settings:
+    from core.settings import load_settings
 
-    os.environ.update(
-        JOBSVIEW_DATABASE_URL=f"sqlite:///{db}",
-        JOBSVIEW_SOURCE_URL=source,
-        JOBSVIEW_RESOURCES="contacts",
-        **{f"JOBSVIEW_{k.upper()}": str(v) for k, v in extra.items()},
+    return load_settings(
+        database_url=f"sqlite:///{db}", source_url=source, resources="contacts", **extra
     )
-    get_settings.cache_clear()
 
 
 @contextmanager

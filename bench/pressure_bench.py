@@ -14,8 +14,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,13 +28,13 @@ from bench.harness import bench_setup, configure, save_result  # noqa: E402
 
 
 def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, float]:
-    from flows import sync_job
+    from flows import sync_job, use_settings
 
     httpx.put(f"{base}/_demo/faults", json={"rate_429": rate_429, "retry_after": 0.2, "seed": 1})
     httpx.post(f"{base}/_demo/reset-stats")
-    configure(db, base, page_size=100)
-    started = time.perf_counter()
-    job = sync_job(tenant=tenant, sync_type="full", sync_size="large")
+    with use_settings(configure(db, base, page_size=100)):
+        started = time.perf_counter()
+        job = sync_job(tenant=tenant, sync_type="full", sync_size="large")
     elapsed = time.perf_counter() - started
     stats = httpx.get(f"{base}/_demo/stats").json()
     return {
@@ -42,8 +46,7 @@ def timed_sync(base: str, tenant: str, rate_429: float, db: Path) -> dict[str, f
 
 
 def cancel_latency(base: str, db: Path, rounds: int) -> list[float]:
-    from core.settings import get_settings
-    from flows import new_job_id, sync_job
+    from flows import new_job_id, sync_job, use_settings
     from ledger.models import ChunkStatus, JobStatus
     from ledger.recovery import request_cancel
     from ledger.store import get_ledger
@@ -51,19 +54,21 @@ def cancel_latency(base: str, db: Path, rounds: int) -> list[float]:
     httpx.put(f"{base}/_demo/faults", json={"slow_ms": 50})
     latencies = []
     for n in range(rounds):
-        configure(db.with_name(f"cancel-{n}.db"), base, page_size=20)
-        ledger = get_ledger(get_settings().database_url)
+        settings = configure(db.with_name(f"cancel-{n}.db"), base, page_size=20)
+        ledger = get_ledger(settings.database_url)
         job_id = new_job_id()
-        thread = threading.Thread(
-            target=sync_job,
-            kwargs={
-                "tenant": "bench",
-                "sync_type": "full",
-                "sync_size": "small",
-                "job_id": job_id,
-                "return_state": True,
-            },
-        )
+
+        def run(settings: Settings = settings, job_id: str = job_id) -> None:
+            with use_settings(settings):
+                sync_job(
+                    tenant="bench",
+                    sync_type="full",
+                    sync_size="small",
+                    job_id=job_id,
+                    return_state=True,
+                )
+
+        thread = threading.Thread(target=run)
         thread.start()
         while True:
             try:

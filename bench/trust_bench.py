@@ -23,8 +23,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,11 +38,12 @@ from bench.harness import bench_setup, configure, save_result  # noqa: E402
 SIZES = ("small", "medium", "xlarge")
 
 
-def full_sync(tenant: str, size: str) -> tuple[float, int]:
-    from flows import sync_job
+def full_sync(settings: Settings, tenant: str, size: str) -> tuple[float, int]:
+    from flows import sync_job, use_settings
 
     started = time.perf_counter()
-    job = sync_job(tenant=tenant, sync_type="full", sync_size=size)
+    with use_settings(settings):
+        job = sync_job(tenant=tenant, sync_type="full", sync_size=size)
     return time.perf_counter() - started, job.records_synced
 
 
@@ -50,14 +55,14 @@ def drift_cost(base: str, records: int, rounds: int, workdir: Path) -> dict[str,
         reads: dict[str, float] = {}
         for n in range(rounds):
             for margin in ("0", "page"):
-                configure(
+                settings = configure(
                     workdir / f"drift-{size}-{margin}-{n}.db",
                     base,
                     page_size=100,
                     drift_margin=0 if margin == "0" else 100,
                 )
                 httpx.post(f"{base}/_demo/reset-stats")
-                seconds, stored = full_sync("drift", size)
+                seconds, stored = full_sync(settings, "drift", size)
                 assert stored == records, (stored, records)
                 stats = httpx.get(f"{base}/_demo/stats").json()
                 best[margin] = min(best.get(margin, float("inf")), seconds)
@@ -74,7 +79,6 @@ def drift_cost(base: str, records: int, rounds: int, workdir: Path) -> dict[str,
 
 def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
     """From the cancel to the last running chunk stopped, and to the job settled."""
-    from core.settings import get_settings
     from ledger.models import ChunkStatus, JobStatus
     from ledger.recovery import request_cancel
     from ledger.store import get_ledger
@@ -87,9 +91,9 @@ def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
         stopped, settled = [], []
         for n in range(trials):
             httpx.put(f"{base}/_demo/faults", json=faults)
-            configure(workdir / f"cancel-{label}-{n}.db", base, max_concurrent_chunks=2)
-            ledger = get_ledger(get_settings().database_url)
-            thread = threading.Thread(target=quietly, args=("drip", "small"), daemon=True)
+            settings = configure(workdir / f"cancel-{label}-{n}.db", base, max_concurrent_chunks=2)
+            ledger = get_ledger(settings.database_url)
+            thread = threading.Thread(target=quietly, args=(settings, "drip", "small"), daemon=True)
             thread.start()
             while (
                 not (jobs := ledger.list_jobs(tenant="drip"))
@@ -115,11 +119,11 @@ def cancel_latency(base: str, trials: int, workdir: Path) -> dict[str, object]:
     return result
 
 
-def quietly(tenant: str, size: str) -> None:
+def quietly(settings: Settings, tenant: str, size: str) -> None:
     from core.errors import JobEndedError
 
     with contextlib.suppress(JobEndedError):  # a cancelled job raises; that is the point
-        full_sync(tenant, size)
+        full_sync(settings, tenant, size)
 
 
 def peak_memory(base: str, workdir: Path, record_mb: int) -> dict[str, object]:

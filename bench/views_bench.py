@@ -53,24 +53,17 @@ def result(measure: str, backend: str, value: float, unit: str, target: float) -
     }
 
 
-def _use_database(url: str) -> None:
-    from core.settings import get_settings
-
-    os.environ["JOBSVIEW_DATABASE_URL"] = url
-    get_settings.cache_clear()
-
-
 @contextmanager
 def web_server(url: str) -> Iterator[str]:
     """The web app on a real uvicorn server on loopback, in a thread of this process."""
     import uvicorn
 
+    from core.settings import load_settings
     from views.web import create_app
 
-    _use_database(url)
     port = free_port()
     config = uvicorn.Config(
-        create_app(reconcile_in_background=False),
+        create_app(load_settings(database_url=url), reconcile_in_background=False),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -150,25 +143,18 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     requests, runs = (10, 2) if quick else (50, 5)
     backends = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
     found: list[dict[str, Any]] = []
-    saved = os.environ.get("JOBSVIEW_DATABASE_URL")
-    try:
-        with tempfile.TemporaryDirectory(prefix="views-bench-") as tmp:
-            for backend in backends:
-                with database(backend) as url:
-                    started = time.perf_counter()
-                    seeded = seed(url, **sizes)
-                    print(
-                        f"{backend}: seeded {seeded.jobs:,} jobs, {seeded.chunks:,} chunks "
-                        f"in {time.perf_counter() - started:.1f}s",
-                        file=sys.stderr,
-                    )
-                    found += measure_web(seeded, backend, requests)
-                    found += measure_cli(seeded, backend, Path(tmp), runs)
-    finally:
-        if saved is None:
-            os.environ.pop("JOBSVIEW_DATABASE_URL", None)
-        else:
-            os.environ["JOBSVIEW_DATABASE_URL"] = saved
+    with tempfile.TemporaryDirectory(prefix="views-bench-") as tmp:
+        for backend in backends:
+            with database(backend) as url:
+                started = time.perf_counter()
+                seeded = seed(url, **sizes)
+                print(
+                    f"{backend}: seeded {seeded.jobs:,} jobs, {seeded.chunks:,} chunks "
+                    f"in {time.perf_counter() - started:.1f}s",
+                    file=sys.stderr,
+                )
+                found += measure_web(seeded, backend, requests)
+                found += measure_cli(seeded, backend, Path(tmp), runs)
     return found
 
 

@@ -25,7 +25,7 @@ from core.errors import (
     StopRequested,
     TransientSourceError,
 )
-from core.settings import Settings, TaskRunnerKind, get_settings
+from core.settings import Settings, TaskRunnerKind, load_settings
 from core.validation import (
     SyncType,
     parse_sync_size,
@@ -61,7 +61,7 @@ __all__ = [
     "SyncType",
     "TaskRunnerKind",
     "TransientSourceError",
-    "get_settings",
+    "load_settings",
     "parse_sync_size",
     "parse_sync_type",
     "validate_resource",

@@ -1,9 +1,12 @@
-"""Typed settings from ``JOBSVIEW_*`` environment variables and ``.env``."""
+"""Typed settings from ``JOBSVIEW_*`` environment variables and ``.env``.
+
+Each entry point (a CLI command, the web app factory, a flow run's entry) calls
+``load_settings()`` once and passes the ``Settings`` down; nothing else reads the environment.
+"""
 
 from __future__ import annotations
 
 import enum
-import functools
 from typing import Annotated
 
 from pydantic import (
@@ -127,6 +130,22 @@ class Settings(BaseSettings):
     def source_base(self) -> str:
         return str(self.source_url).rstrip("/")
 
+    def environment(self) -> dict[str, str]:
+        """These settings as ``JOBSVIEW_*`` variables, secrets included: the environment of
+        a child process that must run with them (``jobsview run`` started by the web)."""
+        env = {}
+        for name, value in self:
+            if value is None:
+                continue  # unset in the child too: its .env is the one these were read with
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+        return env
+
 
 def _describe(exc: ValidationError) -> str:
     lines = []
@@ -142,10 +161,10 @@ def _describe(exc: ValidationError) -> str:
     return "invalid settings:\n  " + "\n  ".join(lines)
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """The settings, read once; tests call ``get_settings.cache_clear()``."""
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment and ``.env``, with ``overrides`` on top; a bad value
+    is a ``ConfigError`` naming each variable that is wrong."""
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.futures import as_completed
 from prefect.states import State
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import unmapped
 
 from core.errors import ConfigError, JobsViewError
 from core.settings import Settings, TaskRunnerKind
@@ -20,8 +21,11 @@ from ledger.render import drift_text, progress_text
 from ledger.store import Ledger
 from tasks.verify import drift, stored_records
 
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
 
-def make_task_runner(settings: Settings) -> TaskRunner[Any]:
+
+def make_task_runner(settings: Settings) -> ThreadPoolTaskRunner | DaskTaskRunner:
     if settings.task_runner is TaskRunnerKind.DASK:
         try:
             from prefect_dask import DaskTaskRunner
@@ -69,8 +73,14 @@ def execute(job: Job, settings: Settings) -> State[Any]:
         with make_task_runner(settings) as runner, progress, quiet_chunk_success():
             try:
                 futures = runner.map(
-                    task,  # type: ignore[arg-type]
-                    {"job_id": job.id, "tenant": job.tenant, "index": pending, "total": total},
+                    task,
+                    {
+                        "job_id": job.id,
+                        "tenant": job.tenant,
+                        "index": pending,
+                        "total": total,
+                        "settings": unmapped(settings),  # a model would be mapped over
+                    },
                 )
                 index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
                 for future in as_completed(futures):

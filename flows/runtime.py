@@ -1,6 +1,8 @@
-"""What a flow or task entry resolves once per process: settings, ledger, source, destination.
+"""What a flow run works with: its settings, and the ledger, source and destination they name.
 
-Chunk tasks take only ids, so a task on another process (a Dask worker) builds these itself.
+A flow run's settings are its caller's (``use_settings``), or, for a run with no caller in
+this process (a deployment's), the environment's, read once at its entry. The flow passes them
+to its tasks, so a task on another process (a Dask worker) runs with the same ones.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ import functools
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from prefect import get_run_logger
@@ -18,14 +23,27 @@ from pydantic import SecretStr
 from connectors.destination import Destination, get_destination
 from connectors.source import RestSource
 from core.errors import ConfigError
-from core.settings import Settings, get_settings
+from core.settings import Settings, load_settings
 from flows.pressure import SharedPressure
 from ledger.store import Ledger, get_ledger
 
+_CALLERS: ContextVar[Settings | None] = ContextVar("jobsview_settings", default=None)
+
+
+@contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Flows called inside run with ``settings`` instead of the environment's."""
+    token = _CALLERS.set(settings)
+    try:
+        yield settings
+    finally:
+        _CALLERS.reset(token)
+
 
 def settings() -> Settings:
-    """The settings in force, the source token read from its Prefect Secret block if named."""
-    return with_secrets(get_settings())
+    """This run's settings (see the module's doc), the source token read from its Prefect
+    Secret block if one is named."""
+    return with_secrets(_CALLERS.get() or load_settings())
 
 
 @functools.cache

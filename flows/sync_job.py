@@ -59,6 +59,7 @@ class SyncJobFlow(Flow[..., Any]):
         try:
             # The heartbeat starts at the claim: the flow run's own watch joins this one.
             with (
+                runtime.use_settings(settings),  # the flow body's: read once, here
                 watch_job(ledger, job.id, None, heartbeat_every(settings)),
                 tags(*job_tags(job.tenant, job.sync_type, job.parent_id)),
             ):
@@ -123,7 +124,7 @@ def sync_job(
         if settings.source_rate_limit:
             ensure_rate_limit(job.tenant, settings.source_rate_limit)
         with tags(*wanted):
-            return execute(plan_job(job.id), settings)
+            return execute(plan_job(job.id, settings), settings)
 
 
 def resume_job(job_id: str, *, new_id: str | None = None, return_state: bool = False) -> Any:

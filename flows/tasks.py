@@ -1,7 +1,7 @@
 """The Prefect tasks a job runs: thin wrappers over ``tasks/``, their final states from the adapter.
 
-Both take only ids, so any process that reaches the databases and the source (a Dask worker,
-say) can run them: each resolves what it needs through ``flows.runtime``.
+Both take ids and the flow run's settings, so any process that reaches the databases and the
+source (a Dask worker, say) can run them: each opens what it needs through ``flows.runtime``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from tasks.sync_chunk import ChunkSummary, run_chunk
 
 
 @task(name="plan-job", task_run_name="plan-job", cache_policy=NO_CACHE)
-def plan_job(job_id: str) -> Job:
+def plan_job(job_id: str, settings: Settings) -> Job:
     """Count each resource through the API and record the chunks (or copy a parent's).
 
     A job settled behind the run's back while it planned is returned as it is, with one
     clear line in the run's log, so the flow ends by its status instead of a traceback.
     """
-    settings = runtime.settings()
     ledger = runtime.ledger(settings)
     lag = timedelta(seconds=settings.watermark_lag_seconds)
     try:
@@ -68,9 +67,10 @@ def should_retry(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> boo
     cache_policy=NO_CACHE,
     retry_condition_fn=should_retry,
 )
-def sync_chunk(job_id: str, tenant: str, index: int, total: int) -> State[ChunkSummary]:
+def sync_chunk(
+    job_id: str, tenant: str, index: int, total: int, settings: Settings
+) -> State[ChunkSummary]:
     """Sync one chunk; the task run ends Completed, or Cancelled if the job was stopped."""
-    settings = runtime.settings()
     summary = run_chunk(
         runtime.ledger(settings),
         runtime.source(settings),

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, settings from the environment."""
+"""Shared fixtures: databases on SQLite and PostgreSQL, and a clean environment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import get_settings
 from tests.databases import database
 
 KEEP_ENV = {
@@ -26,9 +25,7 @@ def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
         if name.startswith("JOBSVIEW_") and name not in KEEP_ENV:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
     yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

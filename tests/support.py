@@ -4,27 +4,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connectors.destination import Destination, get_destination
-from core.settings import get_settings
+from core.settings import Settings, load_settings
 from demo.faults import DemoFaults
 from demo.source import DemoSourceServer
-from flows import sync_job
+from flows import resume_job, sync_job, use_settings
 from ledger.store import Ledger, get_ledger
 
 
 @dataclass
 class SyncEnv:
-    """A configured product: ledger and destination, and the demo source they sync from."""
+    """A configured product: its settings, ledger and destination, and the demo source they
+    sync from. Flows run with ``settings``; a CLI gets them as its ``environment()``."""
 
     db_url: str
     source: DemoSourceServer
-    monkeypatch: pytest.MonkeyPatch
+    values: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(**self.values)
+
+    def set(self, **values: object) -> None:
+        """Change settings, as an operator would change ``JOBSVIEW_<NAME>`` variables."""
+        self.values.update(values)
+
+    def environment(self) -> dict[str, str]:
+        """The ``JOBSVIEW_*`` variables of these settings, for a CLI run."""
+        return self.settings.environment()
 
     @property
     def ledger(self) -> Ledger:
@@ -34,11 +47,28 @@ class SyncEnv:
     def destination(self) -> Destination:
         return get_destination(self.db_url)
 
-    def set(self, **values: object) -> None:
-        """Set ``JOBSVIEW_<NAME>`` variables, as an operator would."""
-        for name, value in values.items():
-            self.monkeypatch.setenv(f"JOBSVIEW_{name.upper()}", str(value))
-        get_settings.cache_clear()
+    def sync(self, **kwargs: Any) -> Any:
+        """``sync_job(**kwargs)`` with these settings."""
+        with use_settings(self.settings):
+            return sync_job(**kwargs)
+
+    def resume(self, job_id: str, **kwargs: Any) -> Any:
+        """``resume_job(job_id, **kwargs)`` with these settings."""
+        with use_settings(self.settings):
+            return resume_job(job_id, **kwargs)
+
+    def sync_in_thread(self, **kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
+        """``sync(**kwargs)`` on a thread; its final state lands in ``box["state"]``."""
+        box: dict[str, Any] = {}
+        settings = self.settings
+
+        def target() -> None:
+            with use_settings(settings):
+                box["state"] = sync_job(return_state=True, **kwargs)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread, box
 
     def assert_destination_equals_source(
         self, tenant: str, resources: tuple[str, ...] = ("contacts", "deals")
@@ -60,18 +90,6 @@ def assert_destination_equals_source(
         assert stored == expected, f"{tenant}/{resource} payloads differ"
 
 
-def run_in_thread(**kwargs: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    """``sync_job(**kwargs)`` on a thread; its final state lands in ``box["state"]``."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        box["state"] = sync_job(return_state=True, **kwargs)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, box
-
-
 @pytest.fixture
 def demo_source() -> Iterator[DemoSourceServer]:
     with DemoSourceServer(faults=DemoFaults(seed=7)) as server:
@@ -79,10 +97,8 @@ def demo_source() -> Iterator[DemoSourceServer]:
 
 
 @pytest.fixture
-def sync_env(
-    db_url: str, demo_source: DemoSourceServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> SyncEnv:
-    env = SyncEnv(db_url, demo_source, monkeypatch)
+def sync_env(db_url: str, demo_source: DemoSourceServer, tmp_path: Path) -> SyncEnv:
+    env = SyncEnv(db_url, demo_source)
     env.set(
         database_url=db_url,
         source_url=demo_source.url,

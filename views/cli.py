@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chunking import SyncSize
-from core.settings import get_settings
+from core.settings import load_settings
 from core.validation import SyncType
 from ledger.models import JobStatus
 from ledger.render import job_duration, progress_text, render_tree, short_error
@@ -65,7 +65,7 @@ def run(
     job_id: JobIdOpt = None,
 ) -> None:
     """Plan and run a sync job in this process, then print it."""
-    finish(run_job(tenant, sync_type, sync_size, as_json, job_id), as_json)
+    finish(run_job(load_settings(), tenant, sync_type, sync_size, as_json, job_id), as_json)
 
 
 @app.command()
@@ -79,7 +79,7 @@ def jobs(
     as_json: JsonOpt = False,
 ) -> None:
     """The job history, newest first."""
-    found = open_ledger().list_jobs(tenant=tenant, status=status, limit=limit)
+    found = open_ledger(load_settings()).list_jobs(tenant=tenant, status=status, limit=limit)
     if as_json:
         emit_json([job.to_dict(include_chunks=False) for job in found])
         return
@@ -115,7 +115,7 @@ def jobs(
 @handles_errors
 def show(job: JobArg, as_json: JsonOpt = False) -> None:
     """One job, as a tree of its chunks."""
-    print_job(open_ledger().get_job(job), as_json)
+    print_job(open_ledger(load_settings()).get_job(job), as_json)
 
 
 @app.command()
@@ -124,7 +124,7 @@ def watch(job: JobArg) -> None:
     """Follow a job's tree and progress live until it ends."""
     from views.live import live_job
 
-    ledger = open_ledger()
+    ledger = open_ledger(load_settings())
     job_id = ledger.resolve_id(job)
     if out.is_terminal:
         with live_job(ledger, job_id, out, tree=True):
@@ -144,7 +144,7 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
     """Ask a queued or running job to stop; running chunks stop at their next page."""
     from ledger.recovery import request_cancel
 
-    found = request_cancel(open_ledger(), job)
+    found = request_cancel(open_ledger(load_settings()), job)
     if as_json:
         emit_json(found.to_dict(include_chunks=False))
     else:
@@ -157,10 +157,10 @@ def cancel(job: JobArg, as_json: JsonOpt = False) -> None:
 @handles_errors
 def resume(job: JobArg, as_json: JsonOpt = False, job_id: JobIdOpt = None) -> None:
     """Run, as a new linked job, only the chunks of JOB that did not complete."""
-    parent = open_ledger().get_job(job, with_chunks=False)
-    run = run_job(
-        parent.tenant, SyncType(parent.sync_type), None, as_json, job_id, resume_of=parent.id
-    )
+    settings = load_settings()
+    parent = open_ledger(settings).get_job(job, with_chunks=False)
+    sync_type = SyncType(parent.sync_type)
+    run = run_job(settings, parent.tenant, sync_type, None, as_json, job_id, resume_of=parent.id)
     finish(run, as_json)
 
 
@@ -173,8 +173,9 @@ def reconcile(as_json: JsonOpt = False) -> None:
     from flows.prefect_api import flow_run_state
     from ledger.recovery import reconcile as settle_interrupted
 
-    stale = timedelta(seconds=get_settings().stale_after_seconds)
-    settled = settle_interrupted(open_ledger(), stale, flow_run_state)
+    settings = load_settings()
+    stale = timedelta(seconds=settings.stale_after_seconds)
+    settled = settle_interrupted(open_ledger(settings), stale, flow_run_state)
     if as_json:
         emit_json([j.to_dict(include_chunks=False) for j in settled])
         return

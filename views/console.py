@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chunking import SyncSize
 from core.errors import JobConflictError, JobsViewError
-from core.settings import get_settings
+from core.settings import Settings
 from core.validation import SyncType, validate_tenant
 from ledger.models import Job, JobStatus
 from ledger.render import describe_previous, render_tree
@@ -103,8 +103,8 @@ JobIdOpt = Annotated[str | None, typer.Option("--job-id", hidden=True)]
 JobArg = Annotated[str, typer.Argument(help="Job id, or a unique prefix of one.")]
 
 
-def open_ledger() -> Ledger:
-    return get_ledger(get_settings().database_url)
+def open_ledger(settings: Settings) -> Ledger:
+    return get_ledger(settings.database_url)
 
 
 def print_job(job: Job, as_json: bool) -> None:
@@ -133,6 +133,7 @@ def finish(run: Run, as_json: bool, note: str | None = None) -> NoReturn:
 
 
 def run_job(
+    settings: Settings,
     tenant: str,
     sync_type: SyncType,
     sync_size: SyncSize | None,
@@ -147,7 +148,7 @@ def run_job(
     from views.logs import new_log_path, run_log
     from views.prefect_setup import check_api, configured_api, launch_temporary_server
 
-    ledger = open_ledger()
+    ledger = open_ledger(settings)
     api = configured_api()
     if api:
         check_api(api)
@@ -156,7 +157,7 @@ def run_job(
     server = None if api else launch_temporary_server(log_path)
     job = claim(
         ledger,
-        get_settings(),
+        settings,
         flow_run_state,
         tenant=tenant,
         sync_type=sync_type,
@@ -171,16 +172,22 @@ def run_job(
         previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
         say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
     with run_log(log_path) as log:
-        _run_flow(ledger, job, log, server, live=out.is_terminal and not as_json)
+        _run_flow(settings, ledger, job, log, server, live=out.is_terminal and not as_json)
     return Run(ledger.get_job(job.id), log.path)
 
 
 def _run_flow(
-    ledger: Ledger, job: Job, log: RunLog, server: TemporaryServer | None, *, live: bool
+    settings: Settings,
+    ledger: Ledger,
+    job: Job,
+    log: RunLog,
+    server: TemporaryServer | None,
+    *,
+    live: bool,
 ) -> None:
     """Run the claimed job's flow here; Prefect's own failures become one line, their trace
     goes to the log. ``server``: a temporary Prefect server that dies with us, if any."""
-    from flows import sync_job  # with flows.claim above, Prefect loads only to run a job
+    from flows import sync_job, use_settings  # Prefect loads only to run a job
     from flows.claim import release_unstarted
     from views.live import live_job
     from views.logs import child_logging
@@ -192,6 +199,7 @@ def _run_flow(
             stack.enter_context(child_logging(log))  # after the server: it logs to the file
             if live:
                 stack.enter_context(live_job(ledger, job.id, out, tree=False))
+            stack.enter_context(use_settings(settings))
             sync_job(
                 tenant=job.tenant,
                 sync_type=SyncType(job.sync_type),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from core.settings import get_settings
+from core.settings import load_settings
 from views.console import err, fail, handles_errors, out
 
 deployments_app = typer.Typer(
@@ -29,10 +29,11 @@ def serve(config: ConfigOpt = None) -> None:
     from deployments import load_specs, serve_all
     from views.prefect_setup import prepare_prefect
 
+    settings = load_settings()
     specs = load_specs(config) if config else load_specs()
     prepare_prefect()
     err.print(f"Serving {len(specs)} deployments of flow sync-job; Ctrl-C stops.")
-    serve_all(specs, get_settings())
+    serve_all(specs, settings)
 
 
 @deployments_app.command("render")
@@ -51,7 +52,7 @@ def render(
     from deployments.render import PREFECT_FILE
     from deployments.render import render as render_yaml
 
-    settings = get_settings()
+    settings = load_settings()
     specs = load_specs(config) if config else load_specs()
     text = render_yaml(specs, settings.auto_resume_attempts, settings.auto_resume_delay_seconds)
     target = output or PREFECT_FILE

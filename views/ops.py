@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import JobsViewError
-from core.settings import get_settings
+from core.settings import load_settings
 from core.validation import SyncType, validate_resource
 from views.console import (
     JsonOpt,
@@ -37,7 +37,7 @@ def serve(
     from views.web.security import is_loopback
 
     try:
-        settings = get_settings()
+        settings = load_settings()
     except JobsViewError as exc:
         fail(str(exc))
     if not is_loopback(host) and settings.api_token is None:
@@ -54,11 +54,12 @@ def serve(
     err.print(
         f"Jobs View on http://{host}:{port} (background jobs log to {log_file})", markup=False
     )
-    uvicorn.run(create_app(Launcher(log_file)), host=host, port=port, log_level="warning")
+    app = create_app(settings, Launcher(settings, log_file))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def malformed_rules(specs: list[str]) -> list[MalformedRule]:
-    """``deals:400`` as a rule for deals at offset 400; ``400`` for every configured resource."""
+def malformed_rules(specs: list[str], resources: tuple[str, ...]) -> list[MalformedRule]:
+    """``deals:400`` as a rule for deals at offset 400; ``400`` for each of ``resources``."""
     from demo.faults import MalformedRule
 
     rules = []
@@ -70,7 +71,7 @@ def malformed_rules(specs: list[str]) -> list[MalformedRule]:
                 param_hint="--malformed-at",
             )
         try:
-            names = [validate_resource(resource)] if resource else list(get_settings().resources)
+            names = [validate_resource(resource)] if resource else list(resources)
         except JobsViewError as exc:
             raise typer.BadParameter(str(exc), param_hint="--malformed-at") from None
         rules += [MalformedRule(resource=name, offset=int(offset)) for name in names]
@@ -108,6 +109,7 @@ def demo_source(
     """Serve the bundled demo source API (deterministic records, switchable faults)."""
     from demo.source import DemoFaults, serve_forever
 
+    specs = malformed_at or []
     faults = DemoFaults(
         token=token,
         page_cap=page_cap,
@@ -116,7 +118,7 @@ def demo_source(
         rate_5xx=rate_5xx,
         rate_drop=rate_drop,
         slow_ms=slow_ms,
-        malformed=malformed_rules(malformed_at or []),
+        malformed=malformed_rules(specs, _resources(any(":" not in s for s in specs))),
     )
     err.print(
         f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.",
@@ -125,18 +127,30 @@ def demo_source(
     serve_forever(host=host, port=port, faults=faults)
 
 
+def _resources(needed: bool) -> tuple[str, ...]:
+    """JOBSVIEW_RESOURCES, read only when a flag needs them."""
+    if not needed:
+        return ()
+    try:
+        return load_settings().resources
+    except JobsViewError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--malformed-at") from None
+
+
 @handles_errors
 def demo(as_json: JsonOpt = False) -> None:
     """The quickstart: start the demo source, run a full sync of tenant acme, print the tree."""
     from core.db import safe_url
-    from views.demo import run_demo
+    from demo.source import DemoSourceServer
 
-    run = run_demo(lambda: run_job("acme", SyncType.FULL, None, as_json))
+    with DemoSourceServer() as server:
+        settings = load_settings(source_url=server.url)
+        run = run_job(settings, "acme", SyncType.FULL, None, as_json)
     job_id = run.job.id
     finish(
         run,
         as_json,
-        note=f"\nThe job is in the ledger at {safe_url(get_settings().database_url)}. Open the "
+        note=f"\nThe job is in the ledger at {safe_url(settings.database_url)}. Open the "
         f"web Jobs View with `jobsview serve`, then http://127.0.0.1:8080/jobs/{job_id} ; or "
         f"look again here with `jobsview show {job_id[:8]}`.",
     )
@@ -148,8 +162,8 @@ def db_upgrade() -> None:
     from connectors.destination import get_destination
     from core.db import safe_url
 
-    settings = get_settings()
-    open_ledger()
+    settings = load_settings()
+    open_ledger(settings)
     get_destination(settings.destination)
     out.print(f"ledger {safe_url(settings.database_url)}: up to date", markup=False)
     out.print(f"destination {safe_url(settings.destination)}: up to date", markup=False)

@@ -25,6 +25,7 @@ def _run_logs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def cli_env(sync_env: SyncEnv, tmp_path: Path) -> dict[str, str]:
     """Subprocess environment: the test's settings and the session's Prefect server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= sync_env.environment()
     env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
     return env

@@ -8,7 +8,7 @@ background process.
 from __future__ import annotations
 
 from chunking import SyncSize
-from core.settings import get_settings
+from core.settings import Settings
 from core.validation import SyncType
 from flows.claim import claim
 from flows.prefect_api import flow_run_state
@@ -19,11 +19,16 @@ from views.web.launcher import Launcher
 
 
 def start_job(
-    ledger: Ledger, launcher: Launcher, tenant: str, sync_type: SyncType, sync_size: SyncSize | None
+    settings: Settings,
+    ledger: Ledger,
+    launcher: Launcher,
+    tenant: str,
+    sync_type: SyncType,
+    sync_size: SyncSize | None,
 ) -> Job:
     job = claim(
         ledger,
-        get_settings(),
+        settings,
         flow_run_state,
         tenant=tenant,
         sync_type=sync_type,
@@ -33,11 +38,11 @@ def start_job(
     return job
 
 
-def start_resume(ledger: Ledger, launcher: Launcher, ref: str) -> Job:
+def start_resume(settings: Settings, ledger: Ledger, launcher: Launcher, ref: str) -> Job:
     parent = ledger.get_job(ref, with_chunks=False)
     job = claim(
         ledger,
-        get_settings(),
+        settings,
         flow_run_state,
         tenant=parent.tenant,
         sync_type=parent.sync_type,

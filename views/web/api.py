@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chunking import SyncSize
-from core.settings import get_settings
 from core.validation import TENANT_PATTERN, SyncType
 from ledger.models import ChunkStatus, JobStatus
 from views.settings_cli import public_settings
 from views.web import actions
-from views.web.deps import launcher_of, ledger
+from views.web.deps import LauncherDep, LedgerDep, SettingsDep
 from views.web.security import require_token
 
 router = APIRouter(prefix="/api", tags=["jobs"])
@@ -52,12 +51,13 @@ class SyncSizeIn(BaseModel):
 
 @router.get("/jobs", summary="Jobs, newest first")
 def list_jobs(
+    store: LedgerDep,
     tenant: Annotated[str | None, Query(pattern=TENANT_PATTERN.pattern)] = None,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[Json]:
-    found = ledger().list_jobs(tenant=tenant, status=status_, limit=limit, offset=offset)
+    found = store.list_jobs(tenant=tenant, status=status_, limit=limit, offset=offset)
     return [job.to_dict(include_chunks=False) for job in found]
 
 
@@ -66,6 +66,7 @@ CHUNK_LIMIT = 200
 
 @router.get("/jobs/{job_id}", summary="One job, with a page of its chunks")
 def get_job(
+    store: LedgerDep,
     job_id: JobRef,
     chunk_offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     chunk_limit: Annotated[
@@ -76,7 +77,7 @@ def get_job(
     """The job with its chunks in index order, ``chunk_limit`` of them from ``chunk_offset``
     (only those in ``chunk_status`` if given); ``chunk_page.next_offset`` is where the next
     page starts, null after the last one."""
-    job = ledger().get_job(
+    job = store.get_job(
         job_id, chunk_offset=chunk_offset, chunk_limit=chunk_limit, chunk_status=chunk_status
     )
     total = job.counts[chunk_status] if chunk_status else job.total_chunks
@@ -96,10 +97,8 @@ def get_job(
     dependencies=[Depends(require_token)],
     summary="Start a job; it runs in the background",
 )
-def start_job(body: JobIn, request: Request) -> Json:
-    job = actions.start_job(
-        ledger(), launcher_of(request), body.tenant, body.sync_type, body.sync_size
-    )
+def start_job(body: JobIn, settings: SettingsDep, store: LedgerDep, launcher: LauncherDep) -> Json:
+    job = actions.start_job(settings, store, launcher, body.tenant, body.sync_type, body.sync_size)
     return job.to_dict()
 
 
@@ -109,8 +108,8 @@ def start_job(body: JobIn, request: Request) -> Json:
     summary="Ask a queued or running job to stop",
     openapi_extra=NO_INPUT_JSON,
 )
-def cancel_job(job_id: JobRef) -> Json:
-    return actions.cancel_job(ledger(), job_id).to_dict(include_chunks=False)
+def cancel_job(store: LedgerDep, job_id: JobRef) -> Json:
+    return actions.cancel_job(store, job_id).to_dict(include_chunks=False)
 
 
 @router.post(
@@ -121,17 +120,18 @@ def cancel_job(job_id: JobRef) -> Json:
     openapi_extra=NO_INPUT_JSON,
     name="resume_job",  # the route's name makes its OpenAPI operationId: kept stable
 )
-def resume_from_web(job_id: JobRef, request: Request) -> Json:
-    return actions.start_resume(ledger(), launcher_of(request), job_id).to_dict()
+def resume_from_web(
+    settings: SettingsDep, store: LedgerDep, launcher: LauncherDep, job_id: JobRef
+) -> Json:
+    return actions.start_resume(settings, store, launcher, job_id).to_dict()
 
 
 @router.get("/settings", tags=["settings"], summary="The settings, secrets masked")
-def get_settings_view() -> Json:
-    store = ledger()
+def get_settings_view(settings: SettingsDep, store: LedgerDep) -> Json:
     default = store.default_sync_size()
     return {
-        "settings": public_settings(get_settings()),
-        "default_sync_size": (default or get_settings().sync_size).value,
+        "settings": public_settings(settings),
+        "default_sync_size": (default or settings.sync_size).value,
         "tenants": {t: s.value for t, s in store.tenant_sync_sizes().items()},
     }
 
@@ -143,9 +143,11 @@ def get_settings_view() -> Json:
     summary="Store a tenant's Sync Size",
 )
 def put_tenant_size(
-    tenant: Annotated[str, Path(pattern=TENANT_PATTERN.pattern)], body: SyncSizeIn
+    store: LedgerDep,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN.pattern)],
+    body: SyncSizeIn,
 ) -> Json:
-    ledger().set_tenant_sync_size(tenant, body.sync_size)
+    store.set_tenant_sync_size(tenant, body.sync_size)
     return {"tenant": tenant, "sync_size": body.sync_size.value if body.sync_size else None}
 
 
@@ -155,6 +157,6 @@ def put_tenant_size(
     dependencies=[Depends(require_token)],
     summary="Store the default Sync Size (over JOBSVIEW_SYNC_SIZE)",
 )
-def put_default_size(body: SyncSizeIn) -> Json:
-    ledger().set_default_sync_size(body.sync_size)
-    return {"default_sync_size": (body.sync_size or get_settings().sync_size).value}
+def put_default_size(body: SyncSizeIn, settings: SettingsDep, store: LedgerDep) -> Json:
+    store.set_default_sync_size(body.sync_size)
+    return {"default_sync_size": (body.sync_size or settings.sync_size).value}

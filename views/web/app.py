@@ -28,12 +28,12 @@ from core.errors import (
     JobsViewError,
     TenantNotFoundError,
 )
-from core.settings import get_settings
+from core.settings import Settings
 from core.validation import plain_message
 from flows.prefect_api import flow_run_state
 from ledger.recovery import reconcile
+from ledger.store import get_ledger
 from views.web import api, pages
-from views.web.deps import ledger
 from views.web.launcher import Launcher
 from views.web.security import Guard
 
@@ -53,13 +53,12 @@ _STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
 ]
 
 
-def _reconcile_forever(stop: threading.Event) -> None:
+def _reconcile_forever(settings: Settings, stop: threading.Event) -> None:
     """Settle jobs whose process died, as ``jobsview reconcile`` would, every so often."""
-    every = max(get_settings().stale_after_seconds / 2, 1.0)
-    while not stop.wait(every):
+    stale = timedelta(seconds=settings.stale_after_seconds)
+    while not stop.wait(max(stale.total_seconds() / 2, 1.0)):
         try:
-            stale = timedelta(seconds=get_settings().stale_after_seconds)
-            for job in reconcile(ledger(), stale, flow_run_state):
+            for job in reconcile(get_ledger(settings.database_url), stale, flow_run_state):
                 log.warning("reconciled job %s: %s", job.id, job.status.value)
         except Exception as exc:  # the next round tries again
             log.warning("reconcile failed: %s", exc)
@@ -77,13 +76,15 @@ def error_response(
 
 
 def create_app(
-    launcher: Launcher | None = None, *, reconcile_in_background: bool = True
+    settings: Settings, launcher: Launcher | None = None, *, reconcile_in_background: bool = True
 ) -> FastAPI:
+    """The web Jobs View with these settings; its background jobs run with them too."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if reconcile_in_background:
-            threading.Thread(target=_reconcile_forever, args=(stop,), daemon=True).start()
+            threading.Thread(target=_reconcile_forever, args=(settings, stop), daemon=True).start()
         try:
             yield
         finally:
@@ -98,12 +99,13 @@ def create_app(
         docs_url=None,  # pages.api_docs serves /docs from static files; no CDN
         redoc_url=None,
     )
-    app.state.launcher = launcher or Launcher()
+    app.state.settings = settings
+    app.state.launcher = launcher or Launcher(settings)
     # Per process: a restart makes open pages' forms stale, and they say to reload.
     app.state.csrf_secret = secrets.token_bytes(32)
     app.add_middleware(
         Guard,
-        allowed_hosts=get_settings().allowed_hosts,
+        allowed_hosts=settings.allowed_hosts,
         secret=app.state.csrf_secret,
         refuse=error_response,
     )

@@ -1,18 +1,34 @@
-"""Per-request access to the ledger and the launcher."""
+"""What a request works with: the app's settings, the ledger they name, and the launcher.
+
+``create_app`` resolves the settings once and keeps them on ``app.state``; routes ask for
+them through these dependencies, as the FastAPI full-stack template's ``SessionDep`` does.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from core.settings import get_settings
+from fastapi import Depends, Request
+
+from core.settings import Settings
 from ledger.store import Ledger, get_ledger
 from views.web.launcher import Launcher
 
 
-def ledger() -> Ledger:
-    return get_ledger(get_settings().database_url)
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def ledger_of(settings: Annotated[Settings, Depends(settings_of)]) -> Ledger:
+    return get_ledger(settings.database_url)
 
 
 def launcher_of(request: Request) -> Launcher:
     launcher: Launcher = request.app.state.launcher
     return launcher
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+LedgerDep = Annotated[Ledger, Depends(ledger_of)]
+LauncherDep = Annotated[Launcher, Depends(launcher_of)]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from core.settings import ENV_PREFIX, Settings
 from ledger.models import Job
 from ledger.store import Ledger
 
@@ -32,7 +33,10 @@ UI_PROBE_EVERY_SECONDS = 60.0
 
 
 class Launcher:
-    def __init__(self, log_file: Path | None = None) -> None:
+    """Starts the web's jobs; a background ``jobsview`` process runs with ``settings``."""
+
+    def __init__(self, settings: Settings, log_file: Path | None = None) -> None:
+        self.settings = settings
         self.log_file = log_file
         self._server: SubprocessASGIServer | None = None
         self._lock = threading.Lock()
@@ -125,7 +129,9 @@ class Launcher:
     def launch(self, args: list[str]) -> None:
         """Run ``jobsview ARGS`` detached; the ledger shows its progress."""
         try:
-            env = dict(os.environ, PREFECT_API_URL=self.prefect_api_url())
+            env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+            env |= self.settings.environment()
+            env["PREFECT_API_URL"] = self.prefect_api_url()
         except Exception:
             log.exception("could not start a Prefect server for jobsview %s", " ".join(args))
             return

@@ -15,7 +15,6 @@ from fastapi.templating import Jinja2Templates
 
 from chunking import SyncSize
 from core.db import utcnow
-from core.settings import get_settings
 from core.validation import parse_sync_size, parse_sync_type, validate_tenant
 from ledger.models import ChunkStatus, Job, JobStatus
 from ledger.render import (
@@ -26,9 +25,10 @@ from ledger.render import (
     short_error,
     window_text,
 )
+from ledger.store import Ledger
 from ledger.tenants import DEFAULT_KEY
 from views.web import actions, present
-from views.web.deps import launcher_of, ledger
+from views.web.deps import LauncherDep, LedgerDep, SettingsDep
 from views.web.security import csrf_token, form_fields, require_token, token_required
 
 router = APIRouter(include_in_schema=False)
@@ -75,9 +75,8 @@ def error_page(request: Request, message: str, code: int) -> HTMLResponse:
 
 
 def _list_context(
-    tenant: str | None, status: JobStatus | None, since: str, page: int
+    store: Ledger, tenant: str | None, status: JobStatus | None, since: str, page: int
 ) -> dict[str, Any]:
-    store = ledger()
     if tenant:
         validate_tenant(tenant)
     window = SINCE_CHOICES.get(since)
@@ -118,12 +117,13 @@ def _jobs_view(template: str) -> Callable[..., Response]:
 
     def view(
         request: Request,
+        store: LedgerDep,
         tenant: ListFilters = None,
         status: JobStatus | None = None,
         since: Since = "",
         page: PageNumber = 1,
     ) -> Response:
-        context = _list_context(tenant, status, since, page)
+        context = _list_context(store, tenant, status, since, page)
         return templates.TemplateResponse(request, template, context)
 
     return view
@@ -133,9 +133,8 @@ router.add_api_route("/", _jobs_view("jobs.html"), response_class=HTMLResponse)
 router.add_api_route("/fragments/jobs", _jobs_view("_jobs_body.html"), response_class=HTMLResponse)
 
 
-def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
+def _job_context(store: Ledger, job_id: str, page: int, failed: bool) -> dict[str, Any]:
     """One page of the job's chunks; the strip and the timeline's span summarise them all."""
-    store = ledger()
     per_page = present.CHUNKS_PER_PAGE
     only = ChunkStatus.FAILED if failed else None
 
@@ -165,9 +164,16 @@ def _job_context(job_id: str, page: int, failed: bool) -> dict[str, Any]:
 def _job_view(template: str) -> Callable[..., Response]:
     """One job, as a whole page or as the fragment the page polls."""
 
-    def view(request: Request, job_id: str, page: PageNumber = 1, failed: bool = False) -> Response:
-        context = _job_context(job_id, page, failed)
-        context["prefect_ui"] = launcher_of(request).ui_url()
+    def view(
+        request: Request,
+        store: LedgerDep,
+        launcher: LauncherDep,
+        job_id: str,
+        page: PageNumber = 1,
+        failed: bool = False,
+    ) -> Response:
+        context = _job_context(store, job_id, page, failed)
+        context["prefect_ui"] = launcher.ui_url()
         return templates.TemplateResponse(request, template, context)
 
     return view
@@ -180,12 +186,15 @@ router.add_api_route(
 
 
 @router.post("/jobs", dependencies=[Depends(require_token)])
-async def start_job_form(request: Request) -> Response:
+async def start_job_form(
+    request: Request, settings: SettingsDep, store: LedgerDep, launcher: LauncherDep
+) -> Response:
     form = await form_fields(request)
     size = parse_sync_size(form["sync_size"]) if form.get("sync_size") else None
     job = actions.start_job(
-        ledger(),
-        launcher_of(request),
+        settings,
+        store,
+        launcher,
         validate_tenant(form.get("tenant", "")),
         parse_sync_type(form.get("sync_type", "")),
         size,
@@ -194,14 +203,16 @@ async def start_job_form(request: Request) -> Response:
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(require_token)])
-def cancel_form(job_id: str) -> Response:
-    job = actions.cancel_job(ledger(), job_id)
+def cancel_form(store: LedgerDep, job_id: str) -> Response:
+    job = actions.cancel_job(store, job_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/resume", dependencies=[Depends(require_token)])
-def resume_form(request: Request, job_id: str) -> Response:
-    job = actions.start_resume(ledger(), launcher_of(request), job_id)
+def resume_form(
+    settings: SettingsDep, store: LedgerDep, launcher: LauncherDep, job_id: str
+) -> Response:
+    job = actions.start_resume(settings, store, launcher, job_id)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -215,10 +226,11 @@ def api_docs(request: Request) -> Response:
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(
     request: Request,
+    settings: SettingsDep,
+    store: LedgerDep,
     saved: Annotated[str, Query(max_length=80)] = "",
     forgot: Annotated[str, Query(max_length=80)] = "",
 ) -> Response:
-    store = ledger()
     stored = store.tenant_sync_sizes()
     jobless = set(store.tenants_without_jobs())
     tenants = []
@@ -236,7 +248,7 @@ def settings_page(
         "tenants": tenants,
         "sizes": list(SyncSize),
         "stored_default": store.default_sync_size(),
-        "env_default": get_settings().sync_size,
+        "env_default": settings.sync_size,
         "saved": saved,
         "forgot": forgot,
     }
@@ -244,11 +256,10 @@ def settings_page(
 
 
 @router.post("/settings", dependencies=[Depends(require_token)])
-async def settings_form(request: Request) -> Response:
+async def settings_form(request: Request, store: LedgerDep) -> Response:
     form = await form_fields(request)
     tenant = form.get("tenant", "")
     size = parse_sync_size(form["sync_size"]) if form.get("sync_size") else None
-    store = ledger()
     if tenant == DEFAULT_KEY:
         store.set_default_sync_size(size)
     else:
@@ -258,8 +269,8 @@ async def settings_form(request: Request) -> Response:
 
 
 @router.post("/settings/forget", dependencies=[Depends(require_token)])
-async def forget_form(request: Request) -> Response:
+async def forget_form(request: Request, store: LedgerDep) -> Response:
     """Forget a tenant without jobs (a typo's stored setting); refused, 409, if it has jobs."""
     tenant = validate_tenant((await form_fields(request)).get("tenant", ""))
-    ledger().forget_tenant(tenant)
+    store.forget_tenant(tenant)
     return RedirectResponse(f"/settings?forgot={quote(tenant)}", status_code=303)

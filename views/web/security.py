@@ -22,9 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import Response
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from core.settings import get_settings
 
 LOOPBACK_NAMES = {"localhost"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -274,13 +273,18 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def token_required() -> bool:
-    return get_settings().api_token is not None
+def _api_token(request: Request) -> SecretStr | None:
+    token: SecretStr | None = request.app.state.settings.api_token
+    return token
+
+
+def token_required(request: Request) -> bool:
+    return _api_token(request) is not None
 
 
 async def require_token(request: Request) -> None:
     """A write needs ``Authorization: Bearer <JOBSVIEW_API_TOKEN>`` (or the form's token)."""
-    expected = get_settings().api_token
+    expected = _api_token(request)
     if expected is None:
         return
     given = request.headers.get("authorization", "")

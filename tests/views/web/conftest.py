@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from chunking import plan_chunks
+from core.settings import Settings
 from ledger.models import ChunkStatus, Job, JobStatus
 from ledger.store import Ledger
 from tests.support import SyncEnv
@@ -22,8 +24,8 @@ from views.web.launcher import Launcher
 class FakeLauncher(Launcher):
     """The unit seam: remembers what it was asked to launch, and launches nothing."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.launched: list[list[str]] = []
 
     def start(self, job: Job, ledger: Ledger) -> None:
@@ -45,13 +47,15 @@ def _prefect() -> None:
 
 
 @pytest.fixture
-def launcher() -> FakeLauncher:
-    return FakeLauncher()
+def launcher(sync_env: SyncEnv) -> FakeLauncher:
+    return FakeLauncher(sync_env.settings)
 
 
 @pytest.fixture
-def app(launcher: FakeLauncher) -> FastAPI:
-    return create_app(launcher=launcher, reconcile_in_background=False)
+def app(sync_env: SyncEnv, launcher: FakeLauncher) -> FastAPI:
+    """The app with the test's settings as they are now: a test that changes them after
+    builds its own with ``web_client``."""
+    return create_app(sync_env.settings, launcher=launcher, reconcile_in_background=False)
 
 
 # The web answers only loopback names (and JOBSVIEW_ALLOWED_HOSTS), not TestClient's "testserver".
@@ -59,7 +63,18 @@ BASE_URL = "http://127.0.0.1"
 
 
 @pytest.fixture
-def client(sync_env: SyncEnv, app: FastAPI) -> Iterator[TestClient]:
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@contextmanager
+def web_client(sync_env: SyncEnv, launcher: FakeLauncher | None = None) -> Iterator[TestClient]:
+    """A client of a new app, with the test's settings as they are now."""
+    settings = sync_env.settings
+    app = create_app(
+        settings, launcher=launcher or FakeLauncher(settings), reconcile_in_background=False
+    )
     with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
 
