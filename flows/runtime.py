@@ -27,23 +27,23 @@ from core.settings import Settings, load_settings
 from flows.pressure import SharedPressure
 from ledger.store import Ledger, get_ledger
 
-_CALLERS: ContextVar[Settings | None] = ContextVar("jobsview_settings", default=None)
+_CALLER_SETTINGS: ContextVar[Settings | None] = ContextVar("jobsview_settings", default=None)
 
 
 @contextmanager
 def use_settings(settings: Settings) -> Iterator[Settings]:
     """Flows called inside run with ``settings`` instead of the environment's."""
-    token = _CALLERS.set(settings)
+    token = _CALLER_SETTINGS.set(settings)
     try:
         yield settings
     finally:
-        _CALLERS.reset(token)
+        _CALLER_SETTINGS.reset(token)
 
 
 def settings() -> Settings:
     """This run's settings (see the module's doc), the source token read from its Prefect
     Secret block if one is named."""
-    return with_secrets(_CALLERS.get() or load_settings())
+    return with_secrets(_CALLER_SETTINGS.get() or load_settings())
 
 
 @functools.cache

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 
 from chunking import SyncSize
-from core import ConfigError, get_settings
+from core import ConfigError, load_settings
 from core.settings import TaskRunnerKind
 
 
 def test_defaults_match_the_design() -> None:
-    s = get_settings()
+    s = load_settings()
     assert s.database_url == "sqlite:///jobsview.db"
     assert s.destination == s.database_url
     assert s.source_base == "http://127.0.0.1:8765"
@@ -26,7 +26,7 @@ def test_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (tmp_path / ".env").write_text("JOBSVIEW_SYNC_SIZE=large\nJOBSVIEW_PAGE_SIZE=250\n")
     monkeypatch.setenv("JOBSVIEW_RESOURCES", " contacts , deals,tickets ")
     monkeypatch.setenv("JOBSVIEW_DESTINATION_URL", "sqlite:///dest.db")
-    s = get_settings()
+    s = load_settings()
     assert s.sync_size is SyncSize.LARGE and s.page_size == 250
     assert s.resources == ("contacts", "deals", "tickets")
     assert s.destination == "sqlite:///dest.db"
@@ -55,7 +55,7 @@ def test_invalid_values_name_the_variable_and_the_valid_values(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        get_settings()
+        load_settings()
     assert name in str(info.value)
     assert expected in str(info.value)
     assert "Value error" not in str(info.value)  # pydantic's prefix means nothing here
@@ -64,14 +64,14 @@ def test_invalid_values_name_the_variable_and_the_valid_values(
 def test_tokens_are_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "s3cret-source")
     monkeypatch.setenv("JOBSVIEW_API_TOKEN", "s3cret-api")
-    s = get_settings()
+    s = load_settings()
     assert s.source_token is not None and s.source_token.get_secret_value() == "s3cret-source"
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
 
 
 def test_empty_token_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "")
-    assert get_settings().source_token is None
+    assert load_settings().source_token is None
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_invalid_url_messages_mask_the_password(
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        get_settings()
+        load_settings()
     assert name in str(info.value) and "user:***@" in str(info.value)
     assert "hunter2" not in str(info.value)
 
@@ -96,23 +96,53 @@ def test_credentials_in_the_source_url_beside_a_token_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("JOBSVIEW_SOURCE_URL", "http://user:hunter2@source.example")
-    assert get_settings().source_url.password == "hunter2"  # alone, it is Basic auth
-    get_settings.cache_clear()
+    assert load_settings().source_url.password == "hunter2"  # alone, it is Basic auth
     monkeypatch.setenv("JOBSVIEW_SOURCE_TOKEN", "tok")
     with pytest.raises(ConfigError) as info:
-        get_settings()
+        load_settings()
     assert "JOBSVIEW_SOURCE_URL holds a user name or password" in str(info.value)
     assert "hunter2" not in str(info.value)
 
 
 def test_drift_margin_defaults_to_one_page(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSVIEW_PAGE_SIZE", "250")
-    assert get_settings().margin == 250
-    get_settings.cache_clear()
+    assert load_settings().margin == 250
     monkeypatch.setenv("JOBSVIEW_DRIFT_MARGIN", "0")
-    assert get_settings().margin == 0
+    assert load_settings().margin == 0
 
 
 def test_allowed_hosts_are_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBSVIEW_ALLOWED_HOSTS", " Jobs.Example.com ,10.0.0.5:8000")
-    assert get_settings().allowed_hosts == ("jobs.example.com", "10.0.0.5:8000")
+    assert load_settings().allowed_hosts == ("jobs.example.com", "10.0.0.5:8000")
+
+
+def test_overrides_go_on_top_of_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBSVIEW_PAGE_SIZE", "250")
+    monkeypatch.setenv("JOBSVIEW_CHUNK_RETRIES", "5")
+    s = load_settings(page_size=40)
+    assert (s.page_size, s.chunk_retries) == (40, 5)
+
+
+def test_a_bad_override_names_its_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(page_size=0)
+    assert "JOBSVIEW_PAGE_SIZE" in str(info.value) and "greater than 0" in str(info.value)
+
+
+def test_the_environment_of_settings_reads_back_as_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = load_settings(
+        database_url="sqlite:///x.db",
+        source_token="s3cret",
+        resources=("contacts", "tickets"),
+        task_runner="dask",
+        chunk_retry_delay_seconds=0.5,
+        drift_margin=0,
+    )
+    env = s.environment()
+    assert env["JOBSVIEW_SOURCE_TOKEN"] == "s3cret" and env["JOBSVIEW_TASK_RUNNER"] == "dask"
+    assert "JOBSVIEW_DESTINATION_URL" not in env  # unset stays unset
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == s

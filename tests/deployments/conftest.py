@@ -13,7 +13,6 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from connectors.destination import Destination, get_destination
-from core.settings import get_settings
 from demo.faults import DemoFaults
 from demo.source import DemoSourceServer
 from ledger.store import Ledger, get_ledger
@@ -132,7 +131,6 @@ def prod(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platfo
         if name.startswith("JOBSVIEW_"):
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("PREFECT_API_URL", platform.api_url)  # for the web's launcher
-    get_settings.cache_clear()
     platform.source.faults.replace_with(DemoFaults(seed=7))
     yield platform
     platform.source.faults.replace_with(DemoFaults(seed=7))

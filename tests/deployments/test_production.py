@@ -25,8 +25,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelling
 
 from core import JobConflictError
+from core.settings import load_settings
 from demo.faults import MalformedRule
-from flows import sync_job
+from flows import sync_job, use_settings
 from ledger import ChunkStatus, Job, JobStatus
 from tests.deployments.conftest import Platform
 from tests.flows.test_prefect_ui import assert_prefect_tells_the_truth
@@ -232,7 +233,7 @@ def test_one_run_per_tenant_and_type_in_prefect_and_the_ledger(prod: Platform) -
 
     prod.wait_for("one run to wait for the other's slot", waiting, 60)
     # meanwhile the ledger refuses any other start, however it comes
-    with pytest.raises(JobConflictError):
+    with pytest.raises(JobConflictError), use_settings(load_settings()):
         sync_job(tenant="globex", sync_type="full")
     jobs = [finished_job(prod, r.id) for r in (first, second)]
     assert [j.status for j in jobs] == [JobStatus.COMPLETED, JobStatus.COMPLETED]

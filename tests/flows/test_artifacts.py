@@ -26,7 +26,7 @@ from prefect.client.schemas.objects import Artifact
 
 import flows.artifacts as artifacts
 from demo.faults import MalformedRule
-from flows import new_job_id, sync_job
+from flows import new_job_id
 from flows.artifacts import ChunkProgress, artifact_key, summary_markdown, table_chunks
 from ledger import Chunk, ChunkStatus, Job, JobStatus
 from ledger.models import empty_counts
@@ -39,8 +39,10 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 KINDS = ("progress", "chunks", "summary")
 
 
-def run(tenant: str, sync_type: str = "full", sync_size: str | None = None, **kw: Any) -> Job:
-    state = sync_job(
+def run(
+    env: SyncEnv, tenant: str, sync_type: str = "full", sync_size: str | None = None, **kw: Any
+) -> Job:
+    state = env.sync(
         tenant=tenant, sync_type=sync_type, sync_size=sync_size, return_state=True, **kw
     )
     result = state.result(raise_on_failure=False)
@@ -75,7 +77,7 @@ def table(artifact: Artifact) -> list[dict[str, Any]]:
 def test_completed_job_progress_table_and_tree(sync_env: SyncEnv) -> None:
     tenant = unique("acme")
     sync_env.source.store.add_tenant(tenant, {"contacts": 2_500, "deals": 1_200})
-    job = run(tenant, sync_size="small")
+    job = run(sync_env, tenant, sync_size="small")
     assert job.status is JobStatus.COMPLETED and job.total_chunks == 37
     found = artifacts_of(job)
     assert set(found) == set(KINDS)
@@ -125,8 +127,8 @@ def test_keys_are_per_tenant_and_type_and_their_history_is_the_job_history(
 ) -> None:
     tenant = unique("tiny_co")
     sync_env.source.store.add_tenant(tenant, {"contacts": 40, "deals": 0})
-    first, second = run(tenant), run(tenant)
-    partial = run(tenant, sync_type="partial")  # nothing changed since the watermark
+    first, second = run(sync_env, tenant), run(sync_env, tenant)
+    partial = run(sync_env, tenant, sync_type="partial")  # nothing changed since the watermark
     assert (first.status, partial.status, partial.total_chunks) == (
         JobStatus.COMPLETED,
         JobStatus.COMPLETED,
@@ -156,7 +158,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
     sync_env.source.faults.malformed = [
         MalformedRule(resource="contacts", offset=400, kind="missing-items")  # chunk 2
     ]
-    job = run(tenant, sync_size="medium")
+    job = run(sync_env, tenant, sync_size="medium")
     assert job.status is JobStatus.INCOMPLETE and job.total_chunks == 8
     found = artifacts_of(job)
     assert found["progress"].data == 87.5  # the share completed: one chunk failed
@@ -182,7 +184,7 @@ def test_incomplete_job_table_shows_the_failed_chunk(sync_env: SyncEnv) -> None:
 
 @SQLITE_ONLY
 def test_failed_planning_publishes_an_empty_table_and_the_reason(sync_env: SyncEnv) -> None:
-    job = run(unique("no_such_tenant"))
+    job = run(sync_env, unique("no_such_tenant"))
     assert job.status is JobStatus.FAILED and job.total_chunks == 0
     found = artifacts_of(job, kinds=("chunks", "summary"))
     assert set(found) == {"chunks", "summary"}  # no chunk ran: no progress
@@ -205,7 +207,7 @@ def test_cancelled_job_publishes_its_outcome(sync_env: SyncEnv) -> None:
     job_id = new_job_id()
     box: dict[str, Job] = {}
     thread = threading.Thread(
-        target=lambda: box.update(job=run(tenant, sync_size="small", job_id=job_id))
+        target=lambda: box.update(job=run(sync_env, tenant, sync_size="small", job_id=job_id))
     )
     thread.start()
     deadline = time.monotonic() + 20
@@ -250,7 +252,7 @@ def test_a_failure_to_publish_never_fails_the_job(
     monkeypatch.setattr(artifacts, "logger", lambda: FakeLogger(warnings))
     tenant = unique("tiny")
     sync_env.source.store.add_tenant(tenant, {"contacts": 250, "deals": 0})
-    job = run(tenant, sync_size="small")
+    job = run(sync_env, tenant, sync_size="small")
     assert job.status is JobStatus.COMPLETED and job.records_synced == 250
     assert artifacts_of(job, kinds=()) == {}
     assert len(warnings) == 3 and all("artifact API away" in w for w in warnings)

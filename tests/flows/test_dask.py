@@ -19,9 +19,7 @@ from prefect import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
-from core.settings import get_settings
 from flows.pressure import rate_limit_name
-from flows.sync_job import sync_job
 from ledger import ChunkStatus, JobStatus
 from tests.support import SyncEnv
 
@@ -39,12 +37,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def apply_env(env: dict[str, str]) -> None:
-    """Run on each worker: its ``JOBSVIEW_*`` variables become ``env``."""
-    for name in [n for n in os.environ if n.startswith("JOBSVIEW_")]:
-        del os.environ[name]
-    os.environ.update(env)
-    get_settings.cache_clear()
+# The workers' own environment names another database and an unreachable source: a chunk
+# that read its settings there instead of taking the flow run's would fail.
+WORKER_ENV = {
+    "JOBSVIEW_DATABASE_URL": "sqlite:///not-this-tests.db",
+    "JOBSVIEW_SOURCE_URL": "http://127.0.0.1:9",
+}
 
 
 @dataclass
@@ -52,10 +50,12 @@ class DaskCluster:
     address: str
     client: Client
 
-    def configure(self) -> None:
-        """Give the workers this test's settings, as an operator's environment would."""
-        env = {k: v for k, v in os.environ.items() if k.startswith("JOBSVIEW_")}
-        self.client.run(apply_env, env)
+    def assert_workers_have_other_settings(self) -> None:
+        """Each worker's environment is still ``WORKER_ENV``, not this test's settings."""
+        found = self.client.run(
+            lambda: {k: v for k, v in os.environ.items() if k.startswith("JOBSVIEW_")}
+        )
+        assert len(found) == 2 and all(env == WORKER_ENV for env in found.values()), found
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def dask_cluster(
     """``dask scheduler`` and two ``dask worker`` processes on loopback, for this module."""
     workdir = tmp_path_factory.mktemp("dask")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBSVIEW_")}
-    env.update(PREFECT_API_URL=str(PREFECT_API_URL.value()), PYTHONPATH=str(ROOT))
+    env.update(WORKER_ENV, PREFECT_API_URL=str(PREFECT_API_URL.value()), PYTHONPATH=str(ROOT))
     address = f"tcp://127.0.0.1:{free_port()}"
     commands = {
         "scheduler": ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]],
@@ -120,14 +120,16 @@ def dask_cluster(
 
 @SQLITE_ONLY
 def test_chunks_run_on_two_dask_workers(sync_env: SyncEnv, dask_cluster: DaskCluster) -> None:
+    """The flow run's settings travel with each chunk task: the workers' environment (see
+    ``WORKER_ENV``) names another database and source, and plays no part."""
     sync_env.set(task_runner="dask", dask_address=dask_cluster.address)
-    dask_cluster.configure()
-    job = sync_job(tenant="acme", sync_type="full", sync_size="small")
+    job = sync_env.sync(tenant="acme", sync_type="full", sync_size="small")
     assert job.status is JobStatus.COMPLETED and job.counts[ChunkStatus.COMPLETED] == 37
     workers = {chunk.worker for chunk in job.chunks or ()}
     assert len(workers) >= 2, workers
     assert f"{socket.gethostname()}:{os.getpid()}" not in workers  # not in this process
     sync_env.assert_destination_equals_source("acme")
+    dask_cluster.assert_workers_have_other_settings()
 
 
 @dataclass
@@ -149,15 +151,15 @@ class Run:
 
 
 def timed_run(env: SyncEnv, cluster: DaskCluster, tenant: str, max_rps: float | None) -> Run:
-    cluster.configure()
     env.source.faults.max_rps = max_rps
     env.source.stats.reset()
     started = time.monotonic()
-    job = sync_job(tenant=tenant, sync_type="full", sync_size="medium")
+    job = env.sync(tenant=tenant, sync_type="full", sync_size="medium")
     seconds = time.monotonic() - started
     assert job.status is JobStatus.COMPLETED, job.error
     assert len({chunk.worker for chunk in job.chunks or ()}) >= 2
     env.assert_destination_equals_source(tenant, ("contacts",))
+    cluster.assert_workers_have_other_settings()
     stats = env.source.stats
     return Run(job.records_synced, stats.total, stats.count(429), seconds)
 

@@ -3,6 +3,7 @@ job and chunks, read back through the API of the session's real Prefect server."
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -23,7 +24,7 @@ from prefect.states import Cancelling
 
 from core import JobConflictError, JobNotFoundError
 from demo.faults import MalformedRule
-from flows import adapter, new_job_id, sync_job
+from flows import adapter, new_job_id
 from ledger import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv
@@ -80,7 +81,9 @@ def assert_prefect_tells_the_truth(job: Job) -> None:
 
 @SQLITE_ONLY
 def test_completed_job(sync_env: SyncEnv) -> None:
-    job = outcome(sync_job(tenant="globex", sync_type="full", sync_size="small", return_state=True))
+    job = outcome(
+        sync_env.sync(tenant="globex", sync_type="full", sync_size="small", return_state=True)
+    )
     assert job.status is JobStatus.COMPLETED
     assert_prefect_tells_the_truth(job)
 
@@ -89,7 +92,9 @@ def test_completed_job(sync_env: SyncEnv) -> None:
 def test_incomplete_job_is_never_green(sync_env: SyncEnv) -> None:
     sync_env.set(chunk_retries=0)
     sync_env.source.faults.malformed = [MalformedRule(resource="contacts", offset=400)]  # chunk 2
-    job = outcome(sync_job(tenant="acme", sync_type="full", sync_size="medium", return_state=True))
+    job = outcome(
+        sync_env.sync(tenant="acme", sync_type="full", sync_size="medium", return_state=True)
+    )
     assert job.status is JobStatus.INCOMPLETE and job.counts[ChunkStatus.FAILED] == 1
     assert_prefect_tells_the_truth(job)
 
@@ -107,7 +112,9 @@ def test_failed_job_stops_the_rest_as_cancelled(sync_env: SyncEnv) -> None:
         return original(*args, **kwargs)
 
     sync_env.source.store.page = revoke_after_some  # type: ignore[method-assign]
-    job = outcome(sync_job(tenant="acme", sync_type="full", sync_size="small", return_state=True))
+    job = outcome(
+        sync_env.sync(tenant="acme", sync_type="full", sync_size="small", return_state=True)
+    )
     assert job.status is JobStatus.FAILED and job.counts[ChunkStatus.CANCELLED] > 0
     assert_prefect_tells_the_truth(job)
 
@@ -115,11 +122,15 @@ def test_failed_job_stops_the_rest_as_cancelled(sync_env: SyncEnv) -> None:
 def cancel_from(how: str, env: SyncEnv, job_id: str) -> None:
     if how == "cli":
         done = subprocess.run(
-            [*jobsview(), "cancel", job_id[:8]], capture_output=True, text=True, timeout=60
+            [*jobsview(), "cancel", job_id[:8]],
+            env=os.environ | env.environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
     elif how == "web":
-        app = create_app(reconcile_in_background=False)
+        app = create_app(env.settings, reconcile_in_background=False)
         with TestClient(app, base_url="http://127.0.0.1") as client:
             assert client.post(f"/api/jobs/{job_id}/cancel", json={}).status_code == 200
     else:
@@ -137,7 +148,7 @@ def test_cancelled_job_shows_its_unstarted_chunks_cancelled(sync_env: SyncEnv, h
     box: dict[str, Any] = {}
     thread = threading.Thread(
         target=lambda: box.update(
-            state=sync_job(
+            state=sync_env.sync(
                 tenant="acme", sync_type="full", sync_size="small", job_id=job_id, return_state=True
             )
         )
@@ -168,7 +179,7 @@ def test_a_refused_run_leaves_nothing_in_prefect(sync_env: SyncEnv) -> None:
     blocking = queued_job(sync_env.ledger, tenant)
     sync_env.ledger.mark_running(blocking.id, ran_as_full=False)
     with pytest.raises(JobConflictError) as refused:
-        sync_job(tenant=tenant, sync_type="full")
+        sync_env.sync(tenant=tenant, sync_type="full")
     assert refused.value.blocking_job_id == blocking.id
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(

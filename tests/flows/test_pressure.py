@@ -12,7 +12,7 @@ import pytest
 from prefect import get_client
 
 from connectors.retry import MAX_RETRY_AFTER
-from core.settings import get_settings
+from core.settings import load_settings
 from flows import runtime
 from flows.pressure import (
     Limit,
@@ -273,9 +273,9 @@ def test_ensure_rate_limit_keeps_a_lowered_rate_and_never_fails(
 
 
 def test_runtime_source_has_the_hooks_only_with_a_rate_limit() -> None:
-    plain = runtime.source(get_settings())
+    plain = runtime.source(load_settings())
     assert plain._before_request is None and plain._on_throttled is None
-    limited = runtime.source(get_settings().model_copy(update={"source_rate_limit": 5.0}))
+    limited = runtime.source(load_settings(source_rate_limit=5.0))
     assert limited._before_request is not None and limited._on_throttled is not None
 
 

@@ -17,13 +17,13 @@ from prefect import Flow
 
 from connectors.source import RestSource
 from core import JobConflictError
-from flows import new_job_id, runtime, sync_job
+from flows import new_job_id, runtime
 from flows.claim import claim
 from flows.prefect_api import flow_run_state
 from ledger import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
 from tests.slow_source import SlowCount
-from tests.support import SyncEnv, run_in_thread
+from tests.support import SyncEnv
 
 STALE_AFTER = 2
 
@@ -32,7 +32,7 @@ STALE_AFTER = 2
 def slow(sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowCount]:
     """The demo source, with each count held until the test lets it go."""
     sync_env.set(stale_after_seconds=STALE_AFTER)
-    with RestSource.from_settings(runtime.settings()) as demo:
+    with RestSource.from_settings(sync_env.settings) as demo:
         source = SlowCount(demo)
         monkeypatch.setattr(runtime, "source", lambda _settings: source)
         yield source
@@ -52,13 +52,15 @@ def test_planning_slower_than_stale_after_is_not_reconciled(
     sync_env: SyncEnv, slow: SlowCount
 ) -> None:
     job_id = new_job_id()
-    thread, box = run_in_thread(tenant="acme", sync_type="full", sync_size="xlarge", job_id=job_id)
+    thread, box = sync_env.sync_in_thread(
+        tenant="acme", sync_type="full", sync_size="xlarge", job_id=job_id
+    )
     assert slow.counting.wait(30)
     time.sleep(STALE_AFTER + 1.5)  # still counting, longer than a dead run may stay silent
 
     # A second run now: it finds the first alive, and is refused instead of running beside it.
     with pytest.raises(JobConflictError) as refused:
-        claim(sync_env.ledger, runtime.settings(), flow_run_state, tenant="acme", sync_type="full")
+        claim(sync_env.ledger, sync_env.settings, flow_run_state, tenant="acme", sync_type="full")
     assert refused.value.blocking_job_id == job_id
     assert watchers(job_id) == 1  # one heartbeat thread per job, claim and flow run alike
 
@@ -76,7 +78,7 @@ def test_a_job_reconciled_while_it_planned_ends_cleanly(
     ledger = sync_env.ledger
     job_id = new_job_id()
     with caplog.at_level(logging.INFO):
-        thread, box = run_in_thread(tenant="acme", sync_type="full", job_id=job_id)
+        thread, box = sync_env.sync_in_thread(tenant="acme", sync_type="full", job_id=job_id)
         assert slow.counting.wait(30)
         # As a second run's claim does with a job it thinks dead: settle it, claim anew.
         why = "interrupted: no heartbeat since 2026-01-01 12:00:00 UTC"
@@ -115,7 +117,7 @@ def test_the_heartbeat_starts_at_the_claim(
         return None  # Prefect never ran it
 
     monkeypatch.setattr(Flow, "__call__", flow_run_starts_slowly)
-    sync_job(tenant="acme", sync_type="full")
+    sync_env.sync(tenant="acme", sync_type="full")
     ((job_id, beat),) = beat_before_the_flow_run.items()
     assert beat is not None
     job = sync_env.ledger.get_job(job_id)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from demo.lies import Drip, DuplicateRule, HugeRecord
-from flows import sync_job
 from ledger import ChunkStatus, Job, JobStatus
 from ledger.recovery import request_cancel
 from tests.factories import unique
@@ -43,9 +42,9 @@ def once_chunk_1_completed(env: SyncEnv, tenant: str, change: Callable[[], None]
     env.source.store.before_page = hook
 
 
-def full_sync(tenant: str, **kwargs: Any) -> Job:
+def full_sync(env: SyncEnv, tenant: str, **kwargs: Any) -> Job:
     return outcome(
-        sync_job(tenant=tenant, sync_type="full", sync_size="small", return_state=True, **kwargs)
+        env.sync(tenant=tenant, sync_type="full", sync_size="small", return_state=True, **kwargs)
     )
 
 
@@ -74,7 +73,7 @@ def test_a_deletion_mid_run_loses_no_live_record_and_shows_as_drift(
     once_chunk_1_completed(
         sync_env, tenant, lambda: gone.extend(store.delete(tenant, "contacts", [50]))
     )
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.COMPLETED and gone
     live = before - {str(gone[0])}
     assert live <= stored_ids(sync_env, tenant)  # the record at 100 moved to 99: still read
@@ -86,7 +85,7 @@ def test_a_deletion_mid_run_loses_no_live_record_and_shows_as_drift(
 def test_an_insertion_mid_run_keeps_the_sync_exact(sync_env: SyncEnv, tenant: str) -> None:
     store = sync_env.source.store
     once_chunk_1_completed(sync_env, tenant, lambda: store.insert(tenant, "contacts", 50))
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.COMPLETED
     assert stored_ids(sync_env, tenant) == source_ids(sync_env, tenant)  # 451, the new one too
     assert job.drift == {} and job.records_synced == 451
@@ -95,7 +94,7 @@ def test_an_insertion_mid_run_keeps_the_sync_exact(sync_env: SyncEnv, tenant: st
 def test_an_update_mid_run_keeps_every_record(sync_env: SyncEnv, tenant: str) -> None:
     store = sync_env.source.store
     once_chunk_1_completed(sync_env, tenant, lambda: store.update(tenant, "contacts", [10, 300]))
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.COMPLETED and job.drift == {}
     stored = sync_env.destination.read(tenant, "contacts")
     current = {str(r["id"]): r for r in store.records(tenant, "contacts")}
@@ -121,7 +120,7 @@ def test_many_deletions_during_a_run_with_concurrent_chunks(sync_env: SyncEnv) -
             store.delete(tenant, "contacts", [(served[0] * 37) % 2_900])
 
     store.before_page = hook
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     deleted = before - source_ids(sync_env, tenant)
     assert job.status is JobStatus.COMPLETED and 10 <= len(deleted) <= 40  # the margin is 50
     assert before - deleted <= stored_ids(sync_env, tenant)
@@ -137,7 +136,7 @@ def test_repeated_ids_fail_the_chunk_with_a_count_and_an_example(
     sync_env.set(chunk_retries=0)
     # chunk 2's second page: record 110 twice, 111 never
     sync_env.source.faults.duplicate_ids = [DuplicateRule(resource="contacts", offset=99, index=10)]
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.INCOMPLETE
     failed = [c for c in sync_env.ledger.get_job(job.id).chunks or () if c.error]
     assert [c.index for c in failed] == [2]
@@ -148,7 +147,7 @@ def test_ids_that_collide_as_text_are_not_counted_twice(sync_env: SyncEnv) -> No
     tenant = unique("mixed")
     sync_env.source.store.add_tenant(tenant, {"contacts": 200, "deals": 0}, id_style="mixed")
     sync_env.set(chunk_retries=0)
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is not JobStatus.COMPLETED
     assert job.records_synced == sync_env.destination.count(tenant) == 0
     assert all(
@@ -159,7 +158,7 @@ def test_ids_that_collide_as_text_are_not_counted_twice(sync_env: SyncEnv) -> No
 def test_a_lying_total_is_refused_at_planning(sync_env: SyncEnv, tenant: str) -> None:
     sync_env.source.faults.lie_total = 10**12
     started = time.monotonic()
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.FAILED and time.monotonic() - started < 30
     assert "1,000,000,000,000 records" in (job.error or "")
     assert "JOBSVIEW_MAX_CHUNKS_PER_JOB=10,000" in (job.error or "")
@@ -169,7 +168,7 @@ def test_a_lying_total_is_refused_at_planning(sync_env: SyncEnv, tenant: str) ->
 def test_a_source_that_ignores_offset_fails_its_chunks(sync_env: SyncEnv, tenant: str) -> None:
     sync_env.set(chunk_retries=0)
     sync_env.source.faults.ignore_offset = True
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.INCOMPLETE
     chunks = sync_env.ledger.get_job(job.id).chunks or ()
     assert chunks[0].status is ChunkStatus.COMPLETED  # page one is page one
@@ -182,7 +181,7 @@ def test_a_record_over_the_size_limit_fails_its_chunk(sync_env: SyncEnv, tenant:
     sync_env.source.faults.huge_record = HugeRecord(
         resource="contacts", offset=250, bytes=5_000_000
     )
-    job = full_sync(tenant)
+    job = full_sync(sync_env, tenant)
     assert job.status is JobStatus.INCOMPLETE
     failed = [c for c in sync_env.ledger.get_job(job.id).chunks or () if c.error]
     assert [c.index for c in failed] == [3, 4]  # chunk 4 reads it too: its drift margin
@@ -194,7 +193,7 @@ def test_a_cancel_reaches_a_chunk_reading_a_dripping_page_within_seconds(
 ) -> None:
     sync_env.source.faults.drip = Drip(chunk_bytes=16, interval_ms=200, resource="contacts")
     result: list[Job] = []
-    thread = threading.Thread(target=lambda: result.append(full_sync(tenant)))
+    thread = threading.Thread(target=lambda: result.append(full_sync(sync_env, tenant)))
     thread.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -8,24 +8,16 @@ import uuid
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-from typer.testing import CliRunner
 
 from chunking import plan_chunks
 from demo.faults import MalformedRule
 from ledger import Drift, JobStatus
 from tests.factories import queued_job
 from tests.support import SyncEnv
-from views.cli import app
-
-runner = CliRunner()
+from tests.views.conftest import Cli
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_run_json_is_one_document_and_exit_0(sync_env: SyncEnv) -> None:
+def test_run_json_is_one_document_and_exit_0(cli: Cli) -> None:
     code, out, _ = cli(
         "run", "--tenant", "globex", "--type", "full", "--sync-size", "small", "--json"
     )
@@ -63,7 +55,7 @@ def test_run_json_is_one_document_and_exit_0(sync_env: SyncEnv) -> None:
     assert code == 0 and f"Previous full job for globex: {job['id']} completed" in out
 
 
-def test_incomplete_run_exits_3_with_json(sync_env: SyncEnv) -> None:
+def test_incomplete_run_exits_3_with_json(sync_env: SyncEnv, cli: Cli) -> None:
     sync_env.set(chunk_retries=0)
     sync_env.source.faults.malformed = [
         MalformedRule(resource="deals", offset=400)
@@ -75,7 +67,7 @@ def test_incomplete_run_exits_3_with_json(sync_env: SyncEnv) -> None:
     assert "previous full job" in err.lower()  # human notes stay off stdout
 
 
-def test_failed_run_exits_1(sync_env: SyncEnv) -> None:
+def test_failed_run_exits_1(cli: Cli) -> None:
     code, out, _ = cli("run", "--tenant", "nosuch", "--type", "full", "--json")
     assert code == 1 and json.loads(out)["status"] == "failed"
 
@@ -89,14 +81,14 @@ def test_failed_run_exits_1(sync_env: SyncEnv) -> None:
     ],
 )
 def test_bad_usage_exits_2_and_creates_no_job(
-    sync_env: SyncEnv, args: list[str], expected: str
+    sync_env: SyncEnv, cli: Cli, args: list[str], expected: str
 ) -> None:
     code, _, err = cli("run", *args)
     assert code == 2 and expected in err
     assert sync_env.ledger.list_jobs() == []
 
 
-def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv) -> None:
+def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv, cli: Cli) -> None:
     """Refused before any flow run exists: one line (or one document), exit 1, nothing in
     Prefect."""
     tenant = f"busy{uuid.uuid4().hex[:6]}"
@@ -116,20 +108,20 @@ def test_a_second_run_is_refused_while_one_is_active(sync_env: SyncEnv) -> None:
     assert runs == []
 
 
-def test_show_and_watch_unknown_job_exit_1(sync_env: SyncEnv) -> None:
+def test_show_and_watch_unknown_job_exit_1(cli: Cli) -> None:
     for command in ("show", "watch"):
         code, _, err = cli(command, "deadbeef")
         assert code == 1 and "no job matches" in err
 
 
-def test_watch_prints_the_final_tree(sync_env: SyncEnv) -> None:
+def test_watch_prints_the_final_tree(cli: Cli) -> None:
     code, out, _ = cli("run", "--tenant", "globex", "--type", "full", "--json")
     job_id = json.loads(out)["id"]
     code, out, _ = cli("watch", job_id)
     assert code == 0 and "|- Chunk 1 [completed]" in out
 
 
-def test_settings_set_and_show_masks_secrets(sync_env: SyncEnv) -> None:
+def test_settings_set_and_show_masks_secrets(sync_env: SyncEnv, cli: Cli) -> None:
     sync_env.set(source_token="very-secret", api_token="also-secret")
     code, out, _ = cli("settings", "set", "--tenant", "acme", "--sync-size", "large")
     assert code == 0 and "large" in out
@@ -146,7 +138,7 @@ def test_settings_set_and_show_masks_secrets(sync_env: SyncEnv) -> None:
     assert json.loads(out)["sync_size"] == "large" and json.loads(out)["chunk_size"] == 2_000
 
 
-def test_settings_show_masks_passwords_in_urls(sync_env: SyncEnv) -> None:
+def test_settings_show_masks_passwords_in_urls(sync_env: SyncEnv, cli: Cli) -> None:
     sync_env.set(
         source_url="http://user:hunter2@127.0.0.1:1",
         destination_url="postgresql+psycopg://u:hunter2@127.0.0.1:1/x",
@@ -159,7 +151,7 @@ def test_settings_show_masks_passwords_in_urls(sync_env: SyncEnv) -> None:
     assert code == 0 and "hunter2" not in out
 
 
-def test_unreachable_database_is_a_clear_error(sync_env: SyncEnv) -> None:
+def test_unreachable_database_is_a_clear_error(sync_env: SyncEnv, cli: Cli) -> None:
     sync_env.set(database_url="postgresql+psycopg://u:pw@127.0.0.1:1/x")
     code, out, err = cli("jobs", "--json")
     assert code == 1 and "cannot open database" in err and ":pw@" not in err
@@ -168,13 +160,12 @@ def test_unreachable_database_is_a_clear_error(sync_env: SyncEnv) -> None:
     assert code == 1 and "cannot open database" in err
 
 
-def test_invalid_setting_is_reported_at_start_up(sync_env: SyncEnv) -> None:
-    sync_env.set(sync_size="gigantic")
-    code, _, err = cli("jobs")
+def test_invalid_setting_is_reported_at_start_up(cli: Cli) -> None:
+    code, _, err = cli("jobs", env={"JOBSVIEW_SYNC_SIZE": "gigantic"})
     assert code == 1 and "JOBSVIEW_SYNC_SIZE" in err and "xlarge" in err
 
 
-def test_drift_is_shown_in_the_jobs_list_and_the_tree(sync_env: SyncEnv) -> None:
+def test_drift_is_shown_in_the_jobs_list_and_the_tree(sync_env: SyncEnv, cli: Cli) -> None:
     ledger = sync_env.ledger
     job = queued_job(ledger)
     ledger.add_chunks(job.id, plan_chunks([("contacts", 100)], 100), {})

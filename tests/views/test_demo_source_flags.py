@@ -8,7 +8,7 @@ import pytest
 
 import demo.source
 from demo.faults import MalformedRule
-from tests.views.test_cli import cli
+from tests.views.conftest import invoke
 
 
 @pytest.fixture
@@ -16,8 +16,12 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What the command would serve, without serving it."""
     seen: dict[str, Any] = {}
     monkeypatch.setattr(demo.source, "serve_forever", lambda **kw: seen.update(kw))
-    monkeypatch.setenv("JOBSVIEW_RESOURCES", "contacts,deals")
     return seen
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """The command with the resources a rule without one applies to."""
+    return invoke(args, env={"JOBSVIEW_RESOURCES": "contacts,deals"})
 
 
 def test_malformed_pages_at_offsets(served: dict[str, Any]) -> None:

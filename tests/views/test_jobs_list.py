@@ -10,7 +10,7 @@ import pytest
 from ledger import JobStatus, Ledger
 from ledger.models import Job
 from tests.support import SyncEnv
-from tests.views.test_cli import cli
+from tests.views.conftest import Cli
 from tests.views.web.conftest import finished_job
 
 SHORT_TIME = re.compile(r"\b\d\d-\d\d \d\d:\d\d\b")
@@ -41,7 +41,7 @@ def seed(ledger: Ledger) -> tuple[Job, Job, Job]:
 
 
 def test_the_list_says_how_each_job_ended(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+    sync_env: SyncEnv, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cancelled, resume, failed = seed(sync_env.ledger)
     monkeypatch.setenv("COLUMNS", "250")  # wide enough that no cell wraps
@@ -59,7 +59,7 @@ def test_the_list_says_how_each_job_ended(
 
 @pytest.mark.parametrize("columns", ["80", "200"])
 def test_the_list_fits_the_terminal_without_splitting_times(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch, columns: str
+    sync_env: SyncEnv, cli: Cli, monkeypatch: pytest.MonkeyPatch, columns: str
 ) -> None:
     seed(sync_env.ledger)
     monkeypatch.setenv("COLUMNS", columns)

@@ -10,11 +10,12 @@ import pytest
 import views.logs
 import views.prefect_setup
 from tests.support import SyncEnv
-from tests.views.test_cli import cli
+from tests.views.conftest import Cli
 
 
 def test_serve_logs_under_the_prefect_home_and_prints_where(
     sync_env: SyncEnv,
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     _run_logs: Path,
@@ -32,6 +33,10 @@ def test_serve_logs_under_the_prefect_home_and_prints_where(
     assert code == 0, err
     expected = _run_logs.parent / "jobsview-jobs.log"
     assert served["app"].state.launcher.log_file == expected
+    # the app and its background jobs run with the settings the command read
+    assert (
+        served["app"].state.settings == served["app"].state.launcher.settings == sync_env.settings
+    )
     assert f"background jobs log to {expected}" in " ".join(err.split())
     assert expected.parent.is_dir() and workdir not in expected.parents
     assert views.logs.serve_log_file() == expected

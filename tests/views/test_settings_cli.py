@@ -9,11 +9,11 @@ import pytest
 from chunking import SyncSize
 from ledger import JobStatus
 from tests.support import SyncEnv
-from tests.views.test_cli import cli
+from tests.views.conftest import Cli
 from tests.views.web.conftest import finished_job
 
 
-def test_a_tenant_without_jobs_is_offered_and_forgotten(sync_env: SyncEnv) -> None:
+def test_a_tenant_without_jobs_is_offered_and_forgotten(sync_env: SyncEnv, cli: Cli) -> None:
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.COMPLETED, failed=0)
     ledger.set_tenant_sync_size("acme", SyncSize.LARGE)
@@ -36,7 +36,7 @@ def test_a_tenant_without_jobs_is_offered_and_forgotten(sync_env: SyncEnv) -> No
     assert ledger.tenants_without_jobs() == []
 
 
-def test_a_tenant_with_jobs_or_nothing_stored_is_refused(sync_env: SyncEnv) -> None:
+def test_a_tenant_with_jobs_or_nothing_stored_is_refused(sync_env: SyncEnv, cli: Cli) -> None:
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.FAILED, tenant="acme", completed=0)
     ledger.set_tenant_sync_size("acme", SyncSize.LARGE)
@@ -56,7 +56,7 @@ def test_a_tenant_with_jobs_or_nothing_stored_is_refused(sync_env: SyncEnv) -> N
 
 
 def test_the_destination_in_use_is_shown_with_its_password_masked(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     code, out, _ = cli("settings", "show")
@@ -71,7 +71,7 @@ def test_the_destination_in_use_is_shown_with_its_password_masked(
 
 
 def test_a_password_in_the_database_url_never_shows(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+    sync_env: SyncEnv, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not sync_env.ledger.engine.url.drivername.startswith("postgresql"):
         pytest.skip("a password needs a server database")

@@ -13,11 +13,11 @@ from sqlalchemy import text
 import core.db
 from core.db import get_engine
 from tests.support import SyncEnv
-from tests.views.test_cli import cli
+from tests.views.conftest import Cli
 from views.logs import OneLine, run_log
 
 
-def test_markup_in_arguments_is_printed_verbatim(sync_env: SyncEnv) -> None:
+def test_markup_in_arguments_is_printed_verbatim(cli: Cli) -> None:
     code, out, err = cli("show", "[/x]")
     assert code == 1 and out == ""
     assert err == "error: no job matches '[/x]'; list jobs with `jobsview jobs`\n"
@@ -39,9 +39,7 @@ def test_markup_in_arguments_is_printed_verbatim(sync_env: SyncEnv) -> None:
         ["reconcile", "--json", "extra"],
     ],
 )
-def test_usage_errors_with_json_are_one_document_and_exit_2(
-    sync_env: SyncEnv, args: list[str]
-) -> None:
+def test_usage_errors_with_json_are_one_document_and_exit_2(cli: Cli, args: list[str]) -> None:
     code, out, err = cli(*args)
     assert code == 2
     assert set(json.loads(out)) == {"error"} and json.loads(out)["error"]
@@ -50,7 +48,7 @@ def test_usage_errors_with_json_are_one_document_and_exit_2(
     assert code == 2 and out == "" and "Usage:" in err
 
 
-def test_every_failure_with_json_is_one_document(sync_env: SyncEnv) -> None:
+def test_every_failure_with_json_is_one_document(sync_env: SyncEnv, cli: Cli) -> None:
     for args in (["show", "deadbeef"], ["resume", "deadbeef"], ["cancel", "deadbeef"]):
         code, out, _ = cli(*args, "--json")
         assert code == 1 and "no job matches" in json.loads(out)["error"]
@@ -58,13 +56,13 @@ def test_every_failure_with_json_is_one_document(sync_env: SyncEnv) -> None:
     code, out, _ = cli("run", "--tenant", "nosuch", "--type", "full", "--json")
     assert code == 1 and json.loads(out)["status"] == "failed"  # a failed job: the job itself
 
-    sync_env.set(sync_size="gigantic")  # invalid settings
+    invalid = {"JOBSVIEW_SYNC_SIZE": "gigantic"}
     for args in (["jobs"], ["settings", "show"], ["run", "--tenant", "acme", "--type", "full"]):
-        code, out, err = cli(*args, "--json")
+        code, out, err = cli(*args, "--json", env=invalid)
         assert code == 1 and "JOBSVIEW_SYNC_SIZE" in json.loads(out)["error"], args
         assert err.count("\n") == 1 and err.startswith("error: ")
 
-    sync_env.set(sync_size="small", database_url="postgresql+psycopg://u:pw@127.0.0.1:1/x")
+    sync_env.set(database_url="postgresql+psycopg://u:pw@127.0.0.1:1/x")
     for args in (["jobs"], ["settings", "show"], ["show", "deadbeef"]):
         code, out, err = cli(*args, "--json")
         assert code == 1 and "cannot open database" in json.loads(out)["error"], args
@@ -76,7 +74,9 @@ def test_every_failure_with_json_is_one_document(sync_env: SyncEnv) -> None:
         assert code == 2 and out == "" and "Usage:" in err
 
 
-def test_a_database_error_is_one_line(sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_error_is_one_line(
+    sync_env: SyncEnv, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli("jobs")[0] == 0  # the ledger exists and is migrated in this process
     with get_engine(sync_env.db_url).begin() as conn:
         conn.execute(text("ALTER TABLE jobs RENAME TO jobs_gone"))
@@ -88,7 +88,7 @@ def test_a_database_error_is_one_line(sync_env: SyncEnv, monkeypatch: pytest.Mon
     assert err.startswith("error: database error: ") and "jobs" in err
 
 
-def test_an_unreachable_prefect_api_is_one_line(sync_env: SyncEnv) -> None:
+def test_an_unreachable_prefect_api_is_one_line(sync_env: SyncEnv, cli: Cli) -> None:
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}):
         code, out, err = cli("run", "--tenant", "acme", "--type", "full")
         assert code == 1 and err.count("\n") == 1

@@ -127,7 +127,7 @@ def test_kill_9_leaves_no_process_behind(
     """Without PREFECT_API_URL the run's temporary Prefect server is its child (and Dask's
     workers are): they must end with the run, even when the run is killed with SIGKILL."""
     sync_env.source.faults.slow_ms = 100
-    env = clean_env(tmp_path) | {k: v for k, v in os.environ.items() if k.startswith("JOBSVIEW_")}
+    env = clean_env(tmp_path) | sync_env.environment()
     env |= {"JOBSVIEW_PAGE_SIZE": "20", "JOBSVIEW_TASK_RUNNER": task_runner}
     proc = subprocess.Popen(
         [*jobsview(), "run", "--tenant", "acme", "--type", "full", "--sync-size", "small"],

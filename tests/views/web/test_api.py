@@ -10,12 +10,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from chunking import SyncSize
 from ledger.models import ChunkStatus, Drift, JobStatus
 from tests.support import SyncEnv
-from tests.views.web.conftest import FakeLauncher, api_writes, csrf, finished_job, form_writes
+from tests.views.conftest import Cli
+from tests.views.web.conftest import (
+    FakeLauncher,
+    api_writes,
+    csrf,
+    finished_job,
+    form_writes,
+    web_client,
+)
 
 TOKEN = "web-s3cret-token-value"
 HOSTILE = "<script>alert(1)</script>"
@@ -281,102 +288,115 @@ def test_with_a_token_every_write_needs_it(
     job = start(client).json()  # before the token is set
     done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
     sync_env.set(api_token=TOKEN)
-    before = [j.to_dict(include_chunks=False) for j in sync_env.ledger.list_jobs()]
+    with web_client(sync_env, launcher) as client:  # the web, restarted with the token
+        before = [j.to_dict(include_chunks=False) for j in sync_env.ledger.list_jobs()]
 
-    for method, path, body in api_writes(job["id"], done.id):
-        for headers in (
-            {},
-            {"Authorization": "Bearer wrong"},
-            {"Authorization": f"Basic {TOKEN}"},
-            {"Authorization": f"Bearer {TOKEN}x"},
-            {"Authorization": "Bearer "},
-        ):
-            answer = client.request(method, path, json=body, headers=headers)
-            assert answer.status_code == 401, (method, path, headers)
-            assert answer.headers["www-authenticate"] == "Bearer"
+        for method, path, body in api_writes(job["id"], done.id):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": f"Basic {TOKEN}"},
+                {"Authorization": f"Bearer {TOKEN}x"},
+                {"Authorization": "Bearer "},
+            ):
+                answer = client.request(method, path, json=body, headers=headers)
+                assert answer.status_code == 401, (method, path, headers)
+                assert answer.headers["www-authenticate"] == "Bearer"
+                assert TOKEN not in answer.text
+        for path, form in form_writes(job["id"], done.id):
+            for token in (None, "", "wrong"):
+                data = {**form, "csrf_token": csrf(client)}
+                data = data if token is None else {**data, "token": token}
+                answer = client.post(path, data=data, follow_redirects=False)
+                assert answer.status_code == 401, (path, token)
+                assert TOKEN not in answer.text
+
+        # nothing changed
+        after = [j.to_dict(include_chunks=False) for j in sync_env.ledger.list_jobs()]
+        assert after == before
+        assert sync_env.ledger.tenant_sync_sizes() == {}
+        assert launcher.launched == [launcher.launched[0]]
+
+        # reads need no token, and never show it
+        for path in ("/api/jobs", f"/api/jobs/{job['id']}", "/api/settings", "/", "/settings"):
+            answer = client.get(path)
+            assert answer.status_code == 200, path
             assert TOKEN not in answer.text
-    for path, form in form_writes(job["id"], done.id):
-        for token in (None, "", "wrong"):
-            data = {**form, "csrf_token": csrf(client)}
-            data = data if token is None else {**data, "token": token}
-            answer = client.post(path, data=data, follow_redirects=False)
-            assert answer.status_code == 401, (path, token)
-            assert TOKEN not in answer.text
-
-    # nothing changed
-    after = [j.to_dict(include_chunks=False) for j in sync_env.ledger.list_jobs()]
-    assert after == before
-    assert sync_env.ledger.tenant_sync_sizes() == {}
-    assert launcher.launched == [launcher.launched[0]]
-
-    # reads need no token, and never show it
-    for path in ("/api/jobs", f"/api/jobs/{job['id']}", "/api/settings", "/", "/settings"):
-        answer = client.get(path)
-        assert answer.status_code == 200, path
-        assert TOKEN not in answer.text
-    assert client.get("/api/settings").json()["settings"]["JOBSVIEW_API_TOKEN"] == "********"
-    assert 'data-token-required="true"' in client.get("/").text
+        assert client.get("/api/settings").json()["settings"]["JOBSVIEW_API_TOKEN"] == "********"
+        assert 'data-token-required="true"' in client.get("/").text
 
 
 def test_with_a_token_api_writes_work_with_the_bearer_header(
-    sync_env: SyncEnv, client: TestClient, launcher: FakeLauncher
+    sync_env: SyncEnv, launcher: FakeLauncher
 ) -> None:
     sync_env.set(api_token=TOKEN)
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    job = client.post("/api/jobs", json={"tenant": "acme", "sync_type": "full"}, headers=auth)
-    assert job.status_code == 202
-    assert TOKEN not in job.text
-    assert TOKEN not in " ".join(" ".join(args) for args in launcher.launched)
-    done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
-    answers = [
-        client.request(method, path, json=body, headers=auth)
-        for method, path, body in api_writes(job.json()["id"], done.id)[1:]
-    ]
-    assert [a.status_code for a in answers] == [200, 202, 200, 200]
-    assert all(TOKEN not in a.text for a in answers)
-    lower = {"authorization": f"bearer {TOKEN}"}  # the scheme is case-insensitive
-    assert client.put("/api/settings/default", json={"sync_size": None}, headers=lower).is_success
+    with web_client(sync_env, launcher) as client:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        job = client.post("/api/jobs", json={"tenant": "acme", "sync_type": "full"}, headers=auth)
+        assert job.status_code == 202
+        assert TOKEN not in job.text
+        assert TOKEN not in " ".join(" ".join(args) for args in launcher.launched)
+        done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
+        answers = [
+            client.request(method, path, json=body, headers=auth)
+            for method, path, body in api_writes(job.json()["id"], done.id)[1:]
+        ]
+        assert [a.status_code for a in answers] == [200, 202, 200, 200]
+        assert all(TOKEN not in a.text for a in answers)
+        lower = {"authorization": f"bearer {TOKEN}"}  # the scheme is case-insensitive
+        assert client.put(
+            "/api/settings/default", json={"sync_size": None}, headers=lower
+        ).is_success
 
 
-def test_with_a_token_form_writes_work_with_the_field_or_the_header(
-    sync_env: SyncEnv, client: TestClient
-) -> None:
+def test_with_a_token_form_writes_work_with_the_field_or_the_header(sync_env: SyncEnv) -> None:
     sync_env.set(api_token=TOKEN)
-    started = client.post(
-        "/jobs",
-        data={"tenant": "acme", "sync_type": "full", "token": TOKEN, "csrf_token": csrf(client)},
-        follow_redirects=False,
-    )
-    assert started.status_code == 303, started.text
-    job_id = started.headers["location"].rsplit("/", 1)[1]
-    assert sync_env.ledger.get_job(job_id).status is JobStatus.QUEUED
+    with web_client(sync_env) as client:
+        started = client.post(
+            "/jobs",
+            data={
+                "tenant": "acme",
+                "sync_type": "full",
+                "token": TOKEN,
+                "csrf_token": csrf(client),
+            },
+            follow_redirects=False,
+        )
+        assert started.status_code == 303, started.text
+        job_id = started.headers["location"].rsplit("/", 1)[1]
+        assert sync_env.ledger.get_job(job_id).status is JobStatus.QUEUED
 
-    cancelled = client.post(
-        f"/jobs/{job_id}/cancel",
-        data={"token": "ignored"},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        follow_redirects=False,
-    )
-    assert cancelled.status_code == 303 and cancelled.headers["location"] == f"/jobs/{job_id}"
-    assert sync_env.ledger.get_job(job_id).cancel_requested
+        cancelled = client.post(
+            f"/jobs/{job_id}/cancel",
+            data={"token": "ignored"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            follow_redirects=False,
+        )
+        assert cancelled.status_code == 303 and cancelled.headers["location"] == f"/jobs/{job_id}"
+        assert sync_env.ledger.get_job(job_id).cancel_requested
 
-    done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
-    resumed = client.post(
-        f"/jobs/{done.id}/resume",
-        data={"token": TOKEN, "csrf_token": csrf(client)},
-        follow_redirects=False,
-    )
-    assert resumed.status_code == 303
-    assert sync_env.ledger.get_job(done.id).resumed_by
+        done = finished_job(sync_env.ledger, JobStatus.INCOMPLETE, sync_type="partial")
+        resumed = client.post(
+            f"/jobs/{done.id}/resume",
+            data={"token": TOKEN, "csrf_token": csrf(client)},
+            follow_redirects=False,
+        )
+        assert resumed.status_code == 303
+        assert sync_env.ledger.get_job(done.id).resumed_by
 
-    saved = client.post(
-        "/settings",
-        data={"tenant": "acme", "sync_size": "large", "token": TOKEN, "csrf_token": csrf(client)},
-        follow_redirects=False,
-    )
-    assert saved.status_code == 303 and saved.headers["location"] == "/settings?saved=acme"
-    assert sync_env.ledger.tenant_sync_sizes() == {"acme": SyncSize.LARGE}
-    assert TOKEN not in client.get("/settings?saved=acme").text
+        saved = client.post(
+            "/settings",
+            data={
+                "tenant": "acme",
+                "sync_size": "large",
+                "token": TOKEN,
+                "csrf_token": csrf(client),
+            },
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303 and saved.headers["location"] == "/settings?saved=acme"
+        assert sync_env.ledger.tenant_sync_sizes() == {"acme": SyncSize.LARGE}
+        assert TOKEN not in client.get("/settings?saved=acme").text
 
 
 # -- pages and fragments ------------------------------------------------------
@@ -566,24 +586,22 @@ def test_static_assets_are_served(client: TestClient) -> None:
 
 
 def test_serve_refuses_a_public_address_without_a_token(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+    sync_env: SyncEnv, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import uvicorn
 
-    from views.cli import app
-
     served: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append(kw))
-    refused = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
-    assert refused.exit_code == 1
-    assert "refusing to listen on 0.0.0.0 without JOBSVIEW_API_TOKEN" in refused.output
+    code, out, err = cli("serve", "--host", "0.0.0.0")
+    assert code == 1
+    assert "refusing to listen on 0.0.0.0 without JOBSVIEW_API_TOKEN" in out + err
     assert served == []
 
     sync_env.set(api_token=TOKEN)
-    allowed = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8099"])
-    assert allowed.exit_code == 0, allowed.output
+    code, out, err = cli("serve", "--host", "0.0.0.0", "--port", "8099")
+    assert code == 0, out + err
     assert served == [{"host": "0.0.0.0", "port": 8099, "log_level": "warning"}]
-    assert TOKEN not in allowed.output
+    assert TOKEN not in out + err
 
 
 def test_the_flow_run_link_only_where_a_prefect_ui_is_served(
@@ -599,8 +617,9 @@ def test_the_flow_run_link_only_where_a_prefect_ui_is_served(
     monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
     job = finished_job(sync_env.ledger, JobStatus.COMPLETED, failed=0)
     sync_env.ledger.update_job(job.id, flow_run_id="00000000-0000-0000-0000-000000000001")
-    launcher = Launcher()
+    launcher = Launcher(sync_env.settings)
     assert launcher.ui_url() is None
-    with TestClient(create_app(launcher, reconcile_in_background=False), base_url=BASE_URL) as web:
+    app = create_app(sync_env.settings, launcher, reconcile_in_background=False)
+    with TestClient(app, base_url=BASE_URL) as web:
         page = web.get(f"/jobs/{job.id}")
     assert page.status_code == 200 and "Prefect flow run" not in page.text

@@ -2,8 +2,8 @@
 
 Chromium (Debian's, at /usr/bin/chromium) is driven by Playwright against uvicorn serving
 ``create_app(Launcher(...))`` on a loopback port: jobs started from the page run in background
-``jobsview`` processes against the demo source and the session's Prefect server, as
-``jobsview serve`` does. SQLite only: PostgreSQL is covered by the API tests.
+``jobsview`` processes against the demo source and the session's Prefect server, with the
+test's settings, as ``jobsview serve`` does. SQLite only: PostgreSQL is covered by the API tests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,38 +113,61 @@ class Served:
         return self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
 
 
+Serve = Callable[[], Served]
+
+
 @pytest.fixture
-def served(
+def serve(
     sync_env: SyncEnv,
     prefect_server: None,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-) -> Iterator[Served]:
-    """``jobsview serve``, in a thread: the real launcher, the session's Prefect server."""
+) -> Iterator[Serve]:
+    """``serve()``: ``jobsview serve`` in a thread, with the test's settings as they are then
+    (its background jobs run with them): the real launcher, the session's Prefect server."""
     monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     # A run's process takes a few seconds to start and claim its queued job: do not let the
     # server's background reconcile call it interrupted meanwhile.
     sync_env.set(stale_after_seconds=30)
-    launcher = Launcher(log_file=tmp_path / "jobs.log")
-    app = create_app(launcher)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.02)
+    stops: list[Callable[[], None]] = []
+
+    def start() -> Served:
+        assert not stops, "one server per test"
+        settings = sync_env.settings
+        launcher = Launcher(settings, log_file=tmp_path / "jobs.log")
+        app = create_app(settings, launcher)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+        def stop() -> None:
+            _stop_jobs(sync_env, launcher)
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
+
+        stops.append(stop)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the web server did not start"
+            time.sleep(0.02)
+        return Served(f"http://127.0.0.1:{port}", launcher, launcher.log_file or tmp_path)
+
     try:
-        yield Served(f"http://127.0.0.1:{port}", launcher, launcher.log_file or tmp_path)
+        yield start
     finally:
-        _stop_jobs(sync_env, launcher)
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        for stop in stops:
+            stop()
+
+
+@pytest.fixture
+def served(serve: Serve) -> Served:
+    """The server, with the test's settings as the fixtures left them."""
+    return serve()
 
 
 @dataclass
@@ -294,9 +317,10 @@ def test_start_a_job_and_watch_it_live(page: Any, served: Served, sync_env: Sync
     assert max(latencies) < 5, latencies
 
 
-def test_cancel_from_the_job_page(page: Any, served: Served, sync_env: SyncEnv) -> None:
+def test_cancel_from_the_job_page(page: Any, serve: Serve, sync_env: SyncEnv) -> None:
     sync_env.source.faults.slow_ms = 300
     sync_env.set(page_size=20)  # five slow pages per chunk: a job of about 15 s
+    served = serve()
     job_id = start_from_form(page, served.url, "acme", "small")
     page.locator("#live .summary h1 .badge", has_text="running").wait_for(timeout=60_000)
 
@@ -522,7 +546,7 @@ def test_the_api_docs_work_offline(page: Any, served: Served) -> None:
 
 
 def test_screenshots(
-    page: Any, browser: Any, served: Served, sync_env: SyncEnv, tmp_path: Path
+    page: Any, browser: Any, serve: Serve, sync_env: SyncEnv, tmp_path: Path
 ) -> None:
     """A job with a failed chunk (a malformed page, no retries), the list, the settings."""
     shots = SCREENSHOTS_TO or tmp_path
@@ -531,6 +555,7 @@ def test_screenshots(
         MalformedRule(resource="deals", offset=400)
     ]  # chunk 2 reads from 400: a margin early
     sync_env.set(chunk_retries=0)
+    served = serve()
     ledger = sync_env.ledger
     finished_job(ledger, JobStatus.COMPLETED, tenant="globex", completed=3, failed=0)
     finished_job(ledger, JobStatus.CANCELLED, tenant="initech", sync_type="partial", pending=4)

@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from core.db import get_engine
-from core.settings import get_settings
+from core.settings import load_settings
 from tests.views.web.conftest import BASE_URL, FakeLauncher, csrf
 from views.web import create_app
 
-app = create_app(launcher=FakeLauncher(), reconcile_in_background=False)
+# The schema is read from an app at import; each test gives that app a ledger of its own.
+FIRST = load_settings(database_url="sqlite://")
+app = create_app(FIRST, FakeLauncher(FIRST), reconcile_in_background=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Host": "127.0.0.1"})
 
 # WEB_FUZZ_EXAMPLES=500 WEB_FUZZ_RANDOM=1 for a deeper, randomised search by hand.
@@ -38,12 +40,15 @@ FUZZ = settings(
 
 
 @pytest.fixture(autouse=True)
-def _sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _sqlite_ledger(tmp_path: Path) -> Iterator[None]:
+    """The app's settings, kept where ``create_app`` keeps them, name this test's ledger."""
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
-    monkeypatch.setenv("JOBSVIEW_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield
-    get_engine(url).dispose()
+    app.state.settings = load_settings(database_url=url)
+    try:
+        yield
+    finally:
+        app.state.settings = FIRST
+        get_engine(url).dispose()
 
 
 @schema.parametrize()

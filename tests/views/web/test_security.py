@@ -24,6 +24,7 @@ from tests.views.web.conftest import (
     csrf,
     finished_job,
     form_writes,
+    web_client,
 )
 from views.web import api, create_app, pages
 
@@ -151,7 +152,9 @@ def test_form_posts_need_the_csrf_token_of_this_browser_and_this_server(
     good = csrf(client)
     with TestClient(app, base_url=BASE_URL) as other_browser:
         theirs = csrf(other_browser)
-    restarted = create_app(launcher=FakeLauncher(), reconcile_in_background=False)
+    restarted = create_app(
+        sync_env.settings, FakeLauncher(sync_env.settings), reconcile_in_background=False
+    )
     with TestClient(restarted, base_url=BASE_URL) as old_tab:
         stale = csrf(old_tab)  # signed by another process's secret
     assert good != theirs
@@ -208,10 +211,12 @@ def test_api_cancel_is_not_a_simple_request(
 def test_with_a_token_api_writes_may_skip_the_json(sync_env: SyncEnv, client: TestClient) -> None:
     job_id, _ = _jobs(sync_env, client)
     sync_env.set(api_token=TOKEN)
-    plain = client.post(f"/api/jobs/{job_id}/cancel", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert plain.status_code == 200 and sync_env.ledger.get_job(job_id).cancel_requested
-    wrong = client.post(f"/api/jobs/{job_id}/cancel", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401
+    with web_client(sync_env) as guarded:  # the web, restarted with the token
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        plain = guarded.post(f"/api/jobs/{job_id}/cancel", headers=auth)
+        assert plain.status_code == 200 and sync_env.ledger.get_job(job_id).cancel_requested
+        wrong = guarded.post(f"/api/jobs/{job_id}/cancel", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -246,8 +251,9 @@ def test_loopback_names_are_answered_on_any_port(client: TestClient, host: str) 
 
 def test_allowed_hosts_are_answered(sync_env: SyncEnv) -> None:
     sync_env.set(allowed_hosts="jobs.example.com, 10.0.0.5:8000")
+    settings = sync_env.settings
     with TestClient(
-        create_app(launcher=FakeLauncher(), reconcile_in_background=False),
+        create_app(settings, FakeLauncher(settings), reconcile_in_background=False),
         base_url="https://jobs.example.com",
     ) as web:
         cookie = web.get("/").headers["set-cookie"]
@@ -349,14 +355,15 @@ def test_every_write_form_carries_the_csrf_token(sync_env: SyncEnv, client: Test
             assert re.search(r'name="csrf_token" value="[0-9a-f]{64}"', form), (path, form)
 
 
-def test_api_settings_never_show_passwords(sync_env: SyncEnv, client: TestClient) -> None:
+def test_api_settings_never_show_passwords(sync_env: SyncEnv) -> None:
     sync_env.set(
         source_url="http://user:pass@source.example:8765",
         destination_url="postgresql://writer:dest-pw-123@db.example/warehouse",
         dask_address="tcp://dask:dask-pw-456@scheduler.example:8786",
         api_token=TOKEN,
     )
-    answer = client.get("/api/settings")
+    with web_client(sync_env) as client:
+        answer = client.get("/api/settings")
     assert answer.status_code == 200
     for secret in ("pass@", "dest-pw-123", "dask-pw-456", TOKEN):
         assert secret not in answer.text, secret
