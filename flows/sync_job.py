@@ -131,10 +131,11 @@ def resume_job(job_id: str, *, new_id: str | None = None, return_state: bool = F
     """Resume a job: a ``sync_job`` run of its tenant and type with ``resume_of=job_id``."""
     settings = runtime.settings()
     parent = runtime.ledger(settings).get_job(job_id, with_chunks=False)
-    return sync_job(
-        tenant=parent.tenant,
-        sync_type=SyncType(parent.sync_type),
-        resume_of=parent.id,
-        job_id=new_id,
-        return_state=return_state,
-    )
+    with runtime.use_settings(settings):
+        return sync_job(
+            tenant=parent.tenant,
+            sync_type=SyncType(parent.sync_type),
+            resume_of=parent.id,
+            job_id=new_id,
+            return_state=return_state,
+        )

@@ -1,7 +1,7 @@
 """What a request works with: the app's settings, the ledger they name, and the launcher.
 
-``create_app`` resolves the settings once and keeps them on ``app.state``; routes ask for
-them through these dependencies, as the FastAPI full-stack template's ``SessionDep`` does.
+``create_app`` keeps the settings it is given on ``app.state``; routes ask for them through
+these dependencies, as the FastAPI full-stack template's ``SessionDep`` does.
 """
 
 from __future__ import annotations

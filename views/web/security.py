@@ -22,8 +22,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import HTTPException, Request, status
 from fastapi.responses import Response
-from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from views.web.deps import SettingsDep, settings_of
 
 LOOPBACK_NAMES = {"localhost"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -273,18 +274,13 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def _api_token(request: Request) -> SecretStr | None:
-    token: SecretStr | None = request.app.state.settings.api_token
-    return token
-
-
 def token_required(request: Request) -> bool:
-    return _api_token(request) is not None
+    return settings_of(request).api_token is not None
 
 
-async def require_token(request: Request) -> None:
+async def require_token(request: Request, settings: SettingsDep) -> None:
     """A write needs ``Authorization: Bearer <JOBSVIEW_API_TOKEN>`` (or the form's token)."""
-    expected = _api_token(request)
+    expected = settings.api_token
     if expected is None:
         return
     given = request.headers.get("authorization", "")
