@@ -118,7 +118,7 @@ def demo_source(
         rate_5xx=rate_5xx,
         rate_drop=rate_drop,
         slow_ms=slow_ms,
-        malformed=malformed_rules(specs, _resources(any(":" not in s for s in specs))),
+        malformed=malformed_rules(specs, _resources() if any(":" not in s for s in specs) else ()),
     )
     err.print(
         f"Demo source on http://{host}:{port} (tenants acme, globex, initech). Ctrl-C stops.",
@@ -127,10 +127,8 @@ def demo_source(
     serve_forever(host=host, port=port, faults=faults)
 
 
-def _resources(needed: bool) -> tuple[str, ...]:
-    """JOBSVIEW_RESOURCES, read only when a flag needs them."""
-    if not needed:
-        return ()
+def _resources() -> tuple[str, ...]:
+    """JOBSVIEW_RESOURCES, for a --malformed-at rule that names no resource."""
     try:
         return load_settings().resources
     except JobsViewError as exc:

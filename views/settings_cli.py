@@ -16,8 +16,7 @@ from core.errors import JobsViewError
 from core.redact import redact_url
 from core.settings import ENV_PREFIX, Settings, load_settings
 from core.validation import validate_tenant
-from ledger.store import get_ledger
-from views.console import JsonOpt, emit_json, handles_errors
+from views.console import JsonOpt, emit_json, handles_errors, open_ledger
 
 settings_app = typer.Typer(
     help="Show the settings; store a tenant's Sync Size; forget a tenant without jobs.",
@@ -48,7 +47,7 @@ def public_settings(settings: Settings) -> dict[str, Any]:
 def show(as_json: JsonOpt = False) -> None:
     """The settings in force (secrets masked) and the Sync Size stored per tenant."""
     settings = load_settings()
-    store = get_ledger(settings.database_url)
+    store = open_ledger(settings)
     tenants = store.tenant_sync_sizes()
     jobless = store.tenants_without_jobs()
     shown = public_settings(settings)
@@ -92,7 +91,7 @@ def set_(
         validate_tenant(tenant)
     except JobsViewError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tenant") from None
-    get_ledger(load_settings().database_url).set_tenant_sync_size(tenant, sync_size)
+    open_ledger(load_settings()).set_tenant_sync_size(tenant, sync_size)
     out.print(
         f"{tenant}: Sync Size {sync_size.value} ({sync_size.chunk_size:,} records per chunk)",
         markup=False,
@@ -108,5 +107,5 @@ def forget(tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant na
         validate_tenant(tenant)
     except JobsViewError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tenant") from None
-    get_ledger(load_settings().database_url).forget_tenant(tenant)
+    open_ledger(load_settings()).forget_tenant(tenant)
     out.print(f"Forgot tenant {tenant}: it had no jobs.", markup=False)

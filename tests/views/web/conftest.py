@@ -51,11 +51,16 @@ def launcher(sync_env: SyncEnv) -> FakeLauncher:
     return FakeLauncher(sync_env.settings)
 
 
+def make_app(settings: Settings, launcher: Launcher | None = None) -> FastAPI:
+    """The app with ``settings``, launching nothing unless given a launcher, no reconcile."""
+    return create_app(settings, launcher or FakeLauncher(settings), reconcile_in_background=False)
+
+
 @pytest.fixture
 def app(sync_env: SyncEnv, launcher: FakeLauncher) -> FastAPI:
     """The app with the test's settings as they are now: a test that changes them after
     builds its own with ``web_client``."""
-    return create_app(sync_env.settings, launcher=launcher, reconcile_in_background=False)
+    return make_app(sync_env.settings, launcher)
 
 
 # The web answers only loopback names (and JOBSVIEW_ALLOWED_HOSTS), not TestClient's "testserver".
@@ -71,11 +76,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @contextmanager
 def web_client(sync_env: SyncEnv, launcher: FakeLauncher | None = None) -> Iterator[TestClient]:
     """A client of a new app, with the test's settings as they are now."""
-    settings = sync_env.settings
-    app = create_app(
-        settings, launcher=launcher or FakeLauncher(settings), reconcile_in_background=False
-    )
-    with TestClient(app, base_url=BASE_URL) as test_client:
+    with TestClient(make_app(sync_env.settings, launcher), base_url=BASE_URL) as test_client:
         yield test_client
 
 

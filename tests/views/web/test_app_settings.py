@@ -15,7 +15,7 @@ from core.redact import redact_url
 from ledger.models import Job, JobStatus
 from ledger.store import Ledger
 from tests.support import SyncEnv
-from tests.views.web.conftest import BASE_URL, FakeLauncher, finished_job
+from tests.views.web.conftest import BASE_URL, FakeLauncher, finished_job, make_app
 from views.web import Launcher, create_app
 
 TOKEN = "web-s3cret-token-value"
@@ -67,8 +67,7 @@ def test_background_jobs_run_with_the_apps_settings(
             return None
 
     monkeypatch.setattr(subprocess, "Popen", Child)
-    app = create_app(settings, InlineLauncher(settings), reconcile_in_background=False)
-    with TestClient(app, base_url=BASE_URL) as web:
+    with TestClient(make_app(settings, InlineLauncher(settings)), base_url=BASE_URL) as web:
         job = web.post("/api/jobs", json={"tenant": "acme", "sync_type": "full"})
         assert job.status_code == 202, job.text
         assert job.json()["sync_size"] == "small"  # the app's, not JOBSVIEW_SYNC_SIZE
@@ -104,8 +103,7 @@ def test_the_app_serves_with_the_settings_it_was_given(
     ledger = sync_env.ledger
     done = finished_job(ledger, JobStatus.COMPLETED, failed=0)
     launcher = FakeLauncher(settings)
-    app = create_app(settings, launcher, reconcile_in_background=False)
-    with TestClient(app, base_url=BASE_URL) as web:
+    with TestClient(make_app(settings, launcher), base_url=BASE_URL) as web:
         shown = web.get("/api/settings").json()
         public = shown["settings"]
         assert public["JOBSVIEW_DATABASE_URL"] == redact_url(sync_env.db_url)

@@ -21,12 +21,11 @@ from schemathesis.checks import not_a_server_error
 
 from core.db import get_engine
 from core.settings import load_settings
-from tests.views.web.conftest import BASE_URL, FakeLauncher, csrf
-from views.web import create_app
+from tests.views.web.conftest import BASE_URL, csrf, make_app
 
 # The schema is read from an app at import; each test gives that app a ledger of its own.
 FIRST = load_settings(database_url="sqlite://")
-app = create_app(FIRST, FakeLauncher(FIRST), reconcile_in_background=False)
+app = make_app(FIRST)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"Host": "127.0.0.1"})
 
 # WEB_FUZZ_EXAMPLES=500 WEB_FUZZ_RANDOM=1 for a deeper, randomised search by hand.

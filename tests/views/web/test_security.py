@@ -24,9 +24,10 @@ from tests.views.web.conftest import (
     csrf,
     finished_job,
     form_writes,
+    make_app,
     web_client,
 )
-from views.web import api, create_app, pages
+from views.web import api, pages
 
 TOKEN = "web-s3cret-token-value"
 FOREIGN = ["http://evil.example", "null", "http://127.0.0.1:9999", "https://127.0.0.1.evil.example"]
@@ -152,9 +153,7 @@ def test_form_posts_need_the_csrf_token_of_this_browser_and_this_server(
     good = csrf(client)
     with TestClient(app, base_url=BASE_URL) as other_browser:
         theirs = csrf(other_browser)
-    restarted = create_app(
-        sync_env.settings, FakeLauncher(sync_env.settings), reconcile_in_background=False
-    )
+    restarted = make_app(sync_env.settings)
     with TestClient(restarted, base_url=BASE_URL) as old_tab:
         stale = csrf(old_tab)  # signed by another process's secret
     assert good != theirs
@@ -251,9 +250,8 @@ def test_loopback_names_are_answered_on_any_port(client: TestClient, host: str) 
 
 def test_allowed_hosts_are_answered(sync_env: SyncEnv) -> None:
     sync_env.set(allowed_hosts="jobs.example.com, 10.0.0.5:8000")
-    settings = sync_env.settings
     with TestClient(
-        create_app(settings, FakeLauncher(settings), reconcile_in_background=False),
+        make_app(sync_env.settings),
         base_url="https://jobs.example.com",
     ) as web:
         cookie = web.get("/").headers["set-cookie"]
