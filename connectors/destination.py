@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import JSON, Column, Engine, MetaData, String, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import UTCDateTime, get_engine, migrate, safe_url, utcnow
+from core.db import DESTINATION_SETTING, UTCDateTime, get_engine, migrate, safe_url, utcnow
 from core.errors import DestinationError
 
 metadata = MetaData()
@@ -76,7 +76,9 @@ def _stamp_for(dialect: str) -> Callable[[datetime], Any]:
 
 class Destination:
     def __init__(self, engine: Engine) -> None:
-        migrate(engine, "connectors:migrations", "jobsview_records_version")
+        migrate(
+            engine, "connectors:migrations", "jobsview_records_version", setting=DESTINATION_SETTING
+        )
         self.engine = engine
 
     def write_chunk(

@@ -11,7 +11,8 @@ Two habits keep every record that lives through the run, within ``margin`` such 
   reading goes on right after it.
 
 A source that lies is bounded too: a page that brings nothing new, an open-ended window that
-keeps growing, and ids that repeat all fail the chunk with ``InconsistentPagesError``.
+keeps growing, and ids that repeat all fail the chunk with ``InconsistentPagesError``. A
+``total`` that over-counts is not believed: a page that holds nothing past the anchor ends it.
 """
 
 from __future__ import annotations
@@ -77,10 +78,12 @@ def read_window(
     shifted = 0  # records seen moving right, which a source ignoring `offset` seems to do
 
     previous: tuple[int, Any, int] | None = None  # the last page's offset, first id and size
+    widest = 0  # the most items a page held: over one, the server does not cap pages at one
 
     def get(at: int, ask: int) -> tuple[Page, int]:
-        nonlocal previous
+        nonlocal previous, widest
         items, total = fetch(at, ask)
+        widest = max(widest, len(items))
         first = items[0].get("id") if items else None
         if previous and items and at != previous[0] and first == previous[1] and previous[2] > 1:
             raise InconsistentPagesError(
@@ -133,14 +136,24 @@ def read_window(
             position += at + 1
             fresh = items[at + 1 :]
             if not fresh and items and position < total:
-                if shifted > margin:
-                    raise InconsistentPagesError(
-                        "a page repeats records already read and brings nothing new, though "
-                        f"the source counts {total:,}: it may ignore `offset`",
-                        offset=here,
-                        **ctx,
-                    )
-                continue  # more records came in ahead than a page holds: read on
+                if len(items) > 1:
+                    # The page ends at the anchor, which moved (it is not first): records came
+                    # in ahead, or a page cap cut a look-up short. Read on from its new place.
+                    if shifted > margin:
+                        raise InconsistentPagesError(
+                            "a page repeats records already read and brings nothing new, though "
+                            f"the source counts {total:,}: it may ignore `offset`",
+                            offset=here,
+                            **ctx,
+                        )
+                    continue
+                if widest == 1:
+                    # Only the anchor came back, from a server that never sent two records a
+                    # page: it may cap pages at one, so ask past the anchor.
+                    items, total = get(position, ask)
+                    fresh = items
+            # Otherwise only the anchor came back: nothing follows it, whatever `total` says. A
+            # source may over-count, and reading the anchor again would loop forever.
         if not fresh:
             break
         fresh = fresh[:ask]  # a server that ignores `limit` must not spill into the next chunk

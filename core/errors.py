@@ -2,6 +2,7 @@
 
     JobsViewError
     ├── ConfigError                 bad setting or unreachable database (fatal)
+    │   └── SchemaConflictError     a table we would create exists and is not ours (fatal)
     ├── InvalidInputError           bad tenant, sync type or size (fatal)
     ├── JobNotFoundError            no job with that id (fatal)
     ├── ChunkNotFoundError          the job has no chunk with that index (fatal)
@@ -41,6 +42,12 @@ class JobsViewError(Exception):
 
 class ConfigError(JobsViewError):
     """A setting is invalid, or a configured service cannot be reached."""
+
+
+class SchemaConflictError(ConfigError):
+    """The database is reachable, but a table Jobs View's migrations would create is already
+    there and is not Jobs View's (another tool's ``records``, say): point the setting
+    elsewhere or rename that table."""
 
 
 class InvalidInputError(JobsViewError, ValueError):

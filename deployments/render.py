@@ -2,17 +2,27 @@
 
 What every deployment shares sits once under ``definitions:`` and is merged in with YAML
 anchors: the process work pool, the one-run-per-tenant-and-type concurrency limit, the
-schedules, and the auto-resume triggers. A test keeps the committed file equal to a render.
+schedules, and the auto-resume triggers. The maintenance deployment comes last. A test keeps
+the committed file equal to a render.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 from deployments.auto_resume import INCOMPLETE_EVENT, RESUME_OF_TEMPLATE, auto_resumes
 from deployments.config import ENTRYPOINT, DeploymentSpec
+from deployments.maintenance import (
+    CRASHED_EVENT,
+    SYNC_FLOW_RUNS,
+    Maintenance,
+)
+from deployments.maintenance import ENTRYPOINT as MAINTENANCE_ENTRYPOINT
+from deployments.maintenance import NAME as MAINTENANCE_NAME
+from deployments.maintenance import TAGS as MAINTENANCE_TAGS
 
 PREFECT_FILE = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
@@ -40,8 +50,17 @@ def _schedule_anchor(cron: str, timezone: str, n: int) -> str:
     return _anchor(name, timezone)
 
 
-def render(specs: list[DeploymentSpec], attempts: int, delay_seconds: float) -> str:
+def maintenance_pool(specs: list[DeploymentSpec]) -> str:
+    """The work pool most tenants use (the first one's, on a tie): maintenance runs there."""
+    pools = Counter(s.work_pool for s in specs)
+    return max(pools, key=lambda pool: (pools[pool], -[s.work_pool for s in specs].index(pool)))
+
+
+def render(
+    specs: list[DeploymentSpec], attempts: int, delay_seconds: float, stale_after_seconds: float
+) -> str:
     pools = sorted({s.work_pool for s in specs})
+    upkeep = Maintenance(maintenance_pool(specs), stale_after_seconds)
     schedules = list(dict.fromkeys((s.cron, s.timezone) for s in specs))
     schedule_anchor = {key: _schedule_anchor(*key, n) for n, key in enumerate(schedules, start=1)}
     lines = [
@@ -116,4 +135,21 @@ def render(specs: list[DeploymentSpec], attempts: int, delay_seconds: float) -> 
                 f"        match: {{{match}}}",
                 f"        schedule_after: {fields['schedule_after']:g}",
             ]
+    related = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in SYNC_FLOW_RUNS.items())
+    lines += [
+        "  # Settles jobs whose run died (and sends their outcome events, for the auto-resume):",
+        "  # `jobsview reconcile` on a schedule, and at once when a sync-job run crashes.",
+        f"  - name: {_q(MAINTENANCE_NAME)}",
+        f"    entrypoint: {_q(MAINTENANCE_ENTRYPOINT)}",
+        f"    description: {_q(upkeep.description)}",
+        f"    work_pool: *{_anchor('pool', upkeep.work_pool)}",
+        f"    tags: [{', '.join(_q(t) for t in MAINTENANCE_TAGS)}]",
+        f"    schedules: [{{interval: {upkeep.every_seconds}}}]",
+        "    concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}",
+        "    triggers:",
+        f"      - name: {_q(upkeep.trigger_name)}",
+        "        enabled: true",
+        f"        expect: [{_q(CRASHED_EVENT)}]",
+        f"        match_related: {{{related}}}",
+    ]
     return "\n".join(lines) + "\n"

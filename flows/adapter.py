@@ -13,6 +13,7 @@ never green.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from prefect.client.schemas.objects import StateType
@@ -82,11 +83,13 @@ def job_status(
     return JobStatus.INCOMPLETE if counts.get(ChunkStatus.COMPLETED, 0) else JobStatus.FAILED
 
 
-def run_state(state_type: StateType | None, name: str | None) -> RunState | None:
-    """A flow run's state as the ledger's recovery reads it."""
+def run_state(
+    state_type: StateType | None, name: str | None, since: datetime | None = None
+) -> RunState | None:
+    """A flow run's state as the ledger's recovery reads it; ``since``: when it entered it."""
     if state_type is None:
         return None
-    return RunState(job_status(state_type, name), name or state_type.value.title())
+    return RunState(job_status(state_type, name), name or state_type.value.title(), since)
 
 
 def cancel_requested(state_type: StateType | None) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -24,9 +25,10 @@ from typing import Any
 from uuid import UUID
 
 from prefect.artifacts import (
-    create_markdown_artifact,
+    Artifact,
+    MarkdownArtifact,
+    TableArtifact,
     create_progress_artifact,
-    create_table_artifact,
     update_progress_artifact,
 )
 
@@ -254,24 +256,30 @@ def summary_markdown(job: Job, *, max_chunks: int = MAX_TREE_CHUNKS) -> str:
 # -- publishing -------------------------------------------------------------------------------
 
 
-def _publish_table(job: Job) -> object:
-    chunks = table_chunks(job.chunks or ())
-    return create_table_artifact(
-        table=[chunk_row(c) for c in chunks],
-        key=artifact_key(job.tenant, job.sync_type, "chunks"),
-        description=table_description(job, len(chunks)),
-    )
-
-
-def _publish_summary(job: Job) -> object:
-    return create_markdown_artifact(
-        markdown=summary_markdown(job),
-        key=artifact_key(job.tenant, job.sync_type, "summary"),
-        description=f"Job {job.id}: {job.status.value}",
-    )
+def _create(artifact: Artifact) -> UUID:
+    # Outside a run (reconcile settling a dead run's job) Prefect warns that artifacts
+    # belong to runs: this one does, to the job's flow run, named explicitly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return artifact.create(_sync=True).id  # type: ignore[call-arg,union-attr]
 
 
 def publish_job(job: Job) -> None:
-    """The table of ``job``'s chunks and its summary: for every outcome, and never raising."""
-    _published("chunk table", job.id, lambda: _publish_table(job))
-    _published("summary", job.id, lambda: _publish_summary(job))
+    """The table of ``job``'s chunks and its summary, on the job's flow run, whoever settles
+    it: for every outcome, and never raising."""
+    run = UUID(job.flow_run_id) if job.flow_run_id else None
+    chunks = table_chunks(job.chunks or ())
+    table = TableArtifact(
+        table=[chunk_row(c) for c in chunks],
+        key=artifact_key(job.tenant, job.sync_type, "chunks"),
+        description=table_description(job, len(chunks)),
+        flow_run_id=run,
+    )
+    summary = MarkdownArtifact(
+        markdown=summary_markdown(job),
+        key=artifact_key(job.tenant, job.sync_type, "summary"),
+        description=f"Job {job.id}: {job.status.value}",
+        flow_run_id=run,
+    )
+    _published("chunk table", job.id, lambda: _create(table))
+    _published("summary", job.id, lambda: _create(summary))

@@ -10,15 +10,16 @@ exists before any code of ours runs, so it claims inside its flow run.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from chunking import SyncSize
 from core.errors import InvalidInputError
 from core.settings import Settings
 from core.validation import SyncType, parse_sync_size, parse_sync_type, validate_tenant
+from flows import runtime, stopping
 from flows.runtime import logger
+from flows.settle import reconcile, settle
 from ledger.models import Job, JobStatus
-from ledger.recovery import RunStateOf, reconcile, resumable
+from ledger.recovery import resumable
 from ledger.store import Ledger
 from tasks.plan_job import resolve_sync_size
 
@@ -30,7 +31,6 @@ def new_job_id() -> str:
 def claim(
     ledger: Ledger,
     settings: Settings,
-    run_state: RunStateOf,
     *,
     tenant: str,
     sync_type: SyncType | str,
@@ -53,7 +53,8 @@ def claim(
         if resume_of and adopted.parent_id != ledger.resolve_id(resume_of):
             raise InvalidInputError(f"job {job_id} does not resume {resume_of}")
         return adopted
-    _reconcile(ledger, settings, run_state, tenant, kind.value)
+    for dead in reconcile(settings, tenant=tenant, sync_type=kind.value):
+        logger().warning("reconciled job %s: %s (%s)", dead.id, dead.status.value, dead.error)
     if resume_of:
         parent = ledger.get_job(resume_of, with_chunks=False)
         if (parent.tenant, parent.sync_type) != (tenant, kind.value):
@@ -73,16 +74,16 @@ def claim(
     )
 
 
-def release_unstarted(ledger: Ledger, job_id: str, why: str) -> None:
-    """Fail a claimed job whose flow run never adopted it, so it blocks nothing."""
+def release_unstarted(settings: Settings, job_id: str, why: BaseException | str) -> None:
+    """Settle a claimed job whose flow run never adopted it, so it blocks nothing: cancelled
+    if its operator asked (Ctrl-C before it started), else failed, saying why."""
+    ledger = runtime.ledger(settings)
     job = ledger.get_job(job_id, with_chunks=False)
-    if job.status is JobStatus.QUEUED and job.flow_run_id is None:
-        ledger.finish_job(job_id, JobStatus.FAILED, error=f"the flow run did not start: {why}")
-
-
-def _reconcile(
-    ledger: Ledger, settings: Settings, run_state: RunStateOf, tenant: str, sync_type: str
-) -> None:
-    stale = timedelta(seconds=settings.stale_after_seconds)
-    for job in reconcile(ledger, stale, run_state, tenant=tenant, sync_type=sync_type):
-        logger().warning("reconciled job %s: %s (%s)", job.id, job.status.value, job.error)
+    if job.status is not JobStatus.QUEUED or job.flow_run_id is not None:
+        return
+    if isinstance(why, BaseException) and stopping.asked_to_cancel(ledger, job_id, why):
+        ledger.request_cancel(job_id)
+    else:
+        cause = stopping.describe(why) if isinstance(why, BaseException) else why
+        ledger.interrupt(job_id, f"the flow run did not start: {cause}")
+    settle(settings, job_id)

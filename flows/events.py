@@ -1,22 +1,32 @@
 """Outcome events: every job emits ``jobsview.job.{status}`` when it settles.
 
 The event's resource is the job (``jobsview.job.{id}``), labelled with what automations match
-on; its related resources are the flow run and, for a deployment run, the deployment. The
+on; its related resources are the flow run and, for a deployment run, the deployment. Its id
+is the job's, so however often it is sent, Prefect has it, and acts on it, once. The
 shipped auto-resume (``deployments/``) matches ``jobsview.job.incomplete`` by deployment and
 by ``jobsview.resume-depth``, the number of resumes before this job in its chain.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import NamedTuple
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from prefect.events import emit_event
-from prefect.runtime import deployment, flow_run
+from prefect.events import Event
+from prefect.events.clients import get_events_client
+from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flows.runtime import logger
 from ledger.models import ChunkStatus, Job
 
 EVENT_PREFIX = "jobsview.job"
+
+
+class RunOrigin(NamedTuple):
+    """The deployment a job's flow run was started from, if any."""
+
+    deployment_id: str | None = None
+    deployment: str | None = None  # its name, which the auto-resume matches on
 
 
 def event_name(job: Job) -> str:
@@ -60,16 +70,36 @@ def related_resources(flow_run_id: str | None, deployment_id: str | None) -> lis
     return related
 
 
-def emit_outcome(job: Job, *, resume_depth: int) -> Any:
-    """Emit the settled job's event; like the artifacts, it never fails the job."""
-    name = deployment.name if deployment.id else None
-    try:
-        return emit_event(
-            event=event_name(job),
-            resource=job_resource(job, resume_depth=resume_depth, deployment_name=name),
-            related=related_resources(job.flow_run_id or flow_run.id, deployment.id),
-            payload={"error": job.error} if job.error else None,
-        )
-    except Exception as exc:
-        logger().warning("job %s: could not emit its outcome event: %s", job.id, exc)
-        return None
+def outcome_event_id(job_id: str) -> UUID:
+    """The same id for every emission of a job's outcome: Prefect stores and triggers on an
+    event id once, so a re-emission (by reconcile's sweep, say) can never resume twice."""
+    return uuid5(NAMESPACE_URL, f"{EVENT_PREFIX}.{job_id}.outcome")
+
+
+def outcome_event(job: Job, *, resume_depth: int, origin: RunOrigin) -> Event:
+    return Event.model_validate(
+        {
+            "id": outcome_event_id(job.id),
+            "occurred": datetime.now(UTC),  # when it is told, as automations' windows expect
+            "event": event_name(job),
+            "resource": job_resource(
+                job, resume_depth=resume_depth, deployment_name=origin.deployment
+            ),
+            "related": related_resources(job.flow_run_id, origin.deployment_id),
+            "payload": {"error": job.error} if job.error else {},
+        }
+    )
+
+
+def emit_outcome(event: Event) -> None:
+    """Send the outcome event and wait until the Prefect server has it; raises if it cannot.
+
+    Not through Prefect's background events worker, which gives up silently when its process
+    ends first: the ledger records the event as sent only once it is.
+    """
+
+    async def send() -> None:
+        async with get_events_client(reconnection_attempts=2, checkpoint_every=1) as client:
+            await client.emit(event)
+
+    run_coro_as_sync(send())

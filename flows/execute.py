@@ -1,25 +1,25 @@
-"""Run a planned job's chunks on a Prefect task runner, then settle the job."""
+"""Plan a claimed job, run its chunks on a Prefect task runner, and settle it, whatever
+ends the run."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 
-from core.errors import ConfigError, JobsViewError
+from core.errors import ConfigError
 from core.settings import Settings, TaskRunnerKind
-from flows import adapter, runtime
-from flows.artifacts import ChunkProgress, publish_job
-from flows.events import emit_outcome
-from flows.tasks import chunk_task, quiet_chunk_success
-from ledger.models import ChunkStatus, Drift, Job, JobStatus, job_outcome
+from flows import adapter, runtime, stopping
+from flows.artifacts import ChunkProgress
+from flows.settle import settle
+from flows.tasks import chunk_task, plan_job, quiet_chunk_success
+from ledger.models import ChunkStatus, JobStatus
 from ledger.recovery import ancestors
-from ledger.render import drift_text, progress_text
 from ledger.store import Ledger
-from tasks.verify import drift, stored_records
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
@@ -52,108 +52,82 @@ def _failure_text(state: State[Any]) -> str:
     return str(exc) if isinstance(exc, BaseException) else (state.message or state.name or "")
 
 
-def execute(job: Job, settings: Settings) -> State[Any]:
-    """Run every unfinished chunk of ``job``, settle it, and return its final Prefect state."""
+def execute(job_id: str, settings: Settings) -> State[Any]:
+    """Plan the claimed job, run every unfinished chunk, settle the job, and return its final
+    Prefect state.
+
+    Whatever ends the run, the job settles here: the chunks' end, an error, Ctrl-C (once or
+    twice), SIGTERM. An early end stops the chunks at their next page (``stopping.stop``),
+    waits for them, and settles the job by their outcomes, with the cause.
+    """
     ledger = runtime.ledger(settings)
-    planned = ledger.get_job(job.id)
-    chain = ancestors(ledger, planned)  # the jobs this one resumes, nearest first
-    pending = [c.index for c in planned.chunks or () if not c.status.finished]
-    progress = ChunkProgress(planned)
-    if planned.status is JobStatus.RUNNING and pending and not planned.cancel_requested:
-        runtime.logger().info(
-            "job %s: %d chunks to run, %d at a time",
-            job.id,
-            len(pending),
-            settings.max_concurrent_chunks,
-        )
-        task = chunk_task(settings)
-        interrupted: BaseException | None = None
-        # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
-        total = (chain or [planned])[-1].total_chunks
-        with make_task_runner(settings) as runner, progress, quiet_chunk_success():
-            try:
-                futures = runner.map(
-                    task,
-                    {
-                        "job_id": job.id,
-                        "tenant": job.tenant,
-                        "index": pending,
-                        "total": total,
-                        "settings": unmapped(settings),  # a model would be mapped over
-                    },
-                )
-                index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
-                for future in as_completed(futures):
-                    future.wait()  # the local final state: the API's copy may lag or be lost
-                    state = future.state
-                    status = adapter.chunk_status(state.type, state.name)
-                    if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
-                        index = index_of[future.task_run_id]
-                        ledger.settle_chunk(job.id, index, status, _failure_text(state))
-                    progress.chunk_done(status)
-            except BaseException as exc:
-                # Ctrl-C, or SIGTERM from a Prefect worker cancelling the run: stop the
-                # chunks at their next page (leaving the block waits for them), then settle.
-                ledger.request_cancel(job.id)
-                runtime.logger().warning(
-                    "job %s interrupted (%s): stopping its chunks", job.id, type(exc).__name__
-                )
-                interrupted = exc
-        if interrupted is not None:
-            finish(ledger, job.id, progress, chain, settings)
-            raise interrupted
-    return finish(ledger, job.id, progress, chain, settings)
-
-
-def _stored(
-    settings: Settings, job: Job, chain: list[Job], status: JobStatus
-) -> tuple[int | None, dict[str, Drift] | None]:
-    """Distinct records the job stored and, for a completed full sync, its drift."""
-    destination = runtime.destination(settings)
-    try:
-        records = stored_records(destination, job, chain)
-        if status is not JobStatus.COMPLETED:
-            return records, None
-        return records, drift(runtime.source(settings), destination, job, chain)
-    except JobsViewError as exc:
-        runtime.logger().warning("job %s: could not check what it stored: %s", job.id, exc)
-        return None, None
-
-
-def finish(
-    ledger: Ledger, job_id: str, progress: ChunkProgress, chain: list[Job], settings: Settings
-) -> State[Any]:
-    """Settle a job whose chunks have stopped, record what it stored (and any drift), move the
-    watermark, report the outcome (the artifacts and the event), and return its final state."""
-    job = ledger.get_job(job_id, with_chunks=False)
-    if not job.status.finished:
-        open_chunks = job.counts[ChunkStatus.PENDING] + job.counts[ChunkStatus.RUNNING]
-        if open_chunks:
-            reason = (
-                "cancelled" if job.cancel_requested else f"not run: {job.error or 'job stopped'}"
-            )
-            ledger.settle_open_chunks(job_id, ChunkStatus.CANCELLED, reason)
-            job = ledger.get_job(job_id, with_chunks=False)
-        status = job_outcome(
-            job.counts, cancelled=job.cancel_requested, job_error=job.error is not None
-        )
-        records, found = _stored(settings, job, chain, status)
-        settled = ledger.finish_job(job_id, status, records=records, drift=found)
-        if settled.drift:
-            runtime.logger().warning("job %s: %s", job_id, drift_text(settled))
-        if status is JobStatus.COMPLETED:
-            # A resume completes its chain: the watermark is when the chain was planned.
-            planned_at = (chain or [job])[-1].created_at
-            ledger.set_watermarks(job.tenant, job.resources, planned_at, job.id)
-    job = ledger.get_job(job_id)
-    runtime.logger().info(
-        "job %s %s: %s; %s records",
-        job.id,
-        job.status.value,
-        progress_text(job),
-        f"{job.records_synced:,}",
-    )
-    progress.finish(job)
-    publish_job(job)
-    emit_outcome(job, resume_depth=len(chain))
+    progress: ChunkProgress | None = None
+    with stopping.SignalShield() as shield:
+        try:
+            plan_job(job_id, settings)
+            progress = _run_chunks(ledger, job_id, settings, shield)
+        except BaseException as exc:  # while planning: no chunk runs yet
+            shield.arm()
+            stopping.stop(ledger, job_id, exc)
+        job = settle(settings, job_id, progress)
     return adapter.job_state(job)
+
+
+def _run_chunks(
+    ledger: Ledger, job_id: str, settings: Settings, shield: stopping.SignalShield
+) -> ChunkProgress | None:
+    """Map one task per unfinished chunk and wait for them all; on an early end, stop them
+    and still wait, so every chunk's task run ends in its chunk's state (a chunk that had not
+    started sees the stop at once and ends Cancelled)."""
+    planned = ledger.get_job(job_id)
+    pending = [c.index for c in planned.chunks or () if not c.status.finished]
+    if planned.status is not JobStatus.RUNNING or not pending or planned.cancel_requested:
+        return None
+    runtime.logger().info(
+        "job %s: %d chunks to run, %d at a time",
+        job_id,
+        len(pending),
+        settings.max_concurrent_chunks,
+    )
+    # Chunk numbers run across a resume chain: "chunk-5-of-37" in a resume too.
+    chain = ancestors(ledger, planned)
+    total = (chain or [planned])[-1].total_chunks
+    progress = ChunkProgress(planned)
+    with make_task_runner(settings) as runner, progress, quiet_chunk_success():
+        futures = runner.map(
+            chunk_task(settings),
+            {
+                "job_id": job_id,
+                "tenant": planned.tenant,
+                "index": pending,
+                "total": total,
+                "settings": unmapped(settings),  # a model would be mapped over
+            },
+        )
+        index_of = {f.task_run_id: i for f, i in zip(futures, pending, strict=True)}
+        seen: set[Any] = set()
+
+        def record(future: PrefectFuture[Any]) -> ChunkStatus:
+            future.wait()  # the local final state: the API's copy may lag or be lost
+            seen.add(future.task_run_id)
+            state = future.state
+            status = adapter.chunk_status(state.type, state.name)
+            if status in (ChunkStatus.FAILED, ChunkStatus.CANCELLED):
+                index = index_of[future.task_run_id]
+                ledger.settle_chunk(job_id, index, status, _failure_text(state))
+            return status
+
+        try:
+            for future in as_completed(futures):
+                progress.chunk_done(record(future))
+        except BaseException as exc:
+            shield.arm()
+            stopping.stop(ledger, job_id, exc)
+            _wait_rest(futures, seen, record)
+    return progress
+
+
+def _wait_rest(futures: Sequence[PrefectFuture[Any]], seen: set[Any], record: Any) -> None:
+    for future in futures:
+        if future.task_run_id not in seen:
+            record(future)

@@ -1,4 +1,4 @@
-"""The few Prefect API calls a job makes: tag its flow run, read a flow run's state."""
+"""The few Prefect API calls a job makes: tag its flow run, read a flow run's state and origin."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import logging
 from uuid import UUID
 
 from prefect import get_client
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.settings import PREFECT_API_URL
 
 from flows import adapter
+from flows.events import RunOrigin
 from ledger.recovery import RunState
 
 log = logging.getLogger(__name__)
@@ -48,4 +49,36 @@ def flow_run_state(flow_run_id: str) -> RunState | None:
     except Exception as exc:
         log.debug("could not read flow run %s: %s", flow_run_id, exc)
         return None
-    return adapter.run_state(state.type, state.name) if state else None
+    return adapter.run_state(state.type, state.name, state.timestamp) if state else None
+
+
+def cancel_asked(flow_run_id: str) -> bool:
+    """Whether Prefect shows the flow run asked to stop (Cancelling, from the UI or the API);
+    False when it cannot say."""
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+    except Exception as exc:  # the API may be briefly away; the caller asks again later
+        log.debug("could not read flow run %s: %s", flow_run_id, exc)
+        return False
+    return adapter.cancel_requested(run.state_type)
+
+
+def run_origin(flow_run_id: str | None) -> RunOrigin:
+    """The deployment ``flow_run_id`` was started from: this run's own when it is the current
+    flow run, else asked of the API (empty when there is none, or Prefect cannot say)."""
+    if not flow_run_id:
+        return RunOrigin()
+    if str(flow_run.id) == flow_run_id:
+        deployment_id = deployment.id
+        return RunOrigin(deployment_id, deployment.name if deployment_id else None)
+    if not PREFECT_API_URL.value():
+        return RunOrigin()
+    try:
+        with get_client(sync_client=True) as client:
+            found = client.read_flow_run(UUID(flow_run_id)).deployment_id
+            name = client.read_deployment(found).name if found else None
+    except Exception as exc:
+        log.debug("could not read flow run %s: %s", flow_run_id, exc)
+        return RunOrigin()
+    return RunOrigin(str(found) if found else None, name)

@@ -7,6 +7,7 @@ to its tasks, so a task on another process (a Dask worker) runs with the same on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 from pydantic import SecretStr
+from rich.console import Console
 
 from connectors.destination import Destination, get_destination
 from connectors.source import RestSource
@@ -28,6 +30,7 @@ from flows.pressure import SharedPressure
 from ledger.store import Ledger, get_ledger
 
 _CALLER_SETTINGS: ContextVar[Settings | None] = ContextVar("jobsview_settings", default=None)
+_SIGNALS_CANCEL: ContextVar[bool] = ContextVar("jobsview_signals_cancel", default=False)
 
 
 @contextmanager
@@ -38,6 +41,22 @@ def use_settings(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         _CALLER_SETTINGS.reset(token)
+
+
+@contextmanager
+def signals_cancel() -> Iterator[None]:
+    """Runs in the block belong to an operator's command (``jobsview run``): SIGTERM to this
+    process, like Ctrl-C, is the operator asking to cancel. Elsewhere (a worker's process) a
+    SIGTERM is a cancel only when Prefect shows the flow run Cancelling."""
+    token = _SIGNALS_CANCEL.set(True)
+    try:
+        yield
+    finally:
+        _SIGNALS_CANCEL.reset(token)
+
+
+def sigterm_cancels() -> bool:
+    return _SIGNALS_CANCEL.get()
 
 
 def settings() -> Settings:
@@ -91,6 +110,32 @@ def source(settings: Settings) -> RestSource:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def guard_console() -> None:
+    """Make a broken output stream harmless to this process's log lines.
+
+    A flow run started by a worker writes its logs to a pipe the worker reads. If the worker
+    dies, the next line to that pipe fails, and rich (Prefect's console handler) answers a
+    broken pipe with ``SystemExit``, which would end the run in the middle of its chunks. The
+    console goes quiet instead, its stream pointed at /dev/null, and the run goes on.
+    """
+    for handler in {*logging.getLogger().handlers, *logging.getLogger("prefect").handlers}:
+        console = getattr(handler, "console", None)
+        if isinstance(console, Console) and not getattr(console, _GUARDED, False):
+            console.on_broken_pipe = functools.partial(_go_quiet, console)  # type: ignore[method-assign]
+            setattr(console, _GUARDED, True)
+
+
+_GUARDED = "_jobsview_guarded"
+
+
+def _go_quiet(console: Console) -> None:
+    console.quiet = True
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, console.file.fileno())
+        os.close(devnull)
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter[Any]:

@@ -21,9 +21,8 @@ from core.validation import SyncType
 from flows import adapter, runtime
 from flows.claim import claim, release_unstarted
 from flows.execute import execute
-from flows.prefect_api import flow_run_state, job_tags, tag_flow_run
+from flows.prefect_api import job_tags, tag_flow_run
 from flows.pressure import ensure_rate_limit
-from flows.tasks import plan_job
 from flows.watcher import heartbeat_every, watch_job
 from ledger.render import describe_previous
 
@@ -54,7 +53,7 @@ class SyncJobFlow(Flow[..., Any]):
         params = get_call_parameters(self.fn, args, kwargs)
         settings = runtime.settings()
         ledger = runtime.ledger(settings)
-        job = claim(ledger, settings, flow_run_state, **params)
+        job = claim(ledger, settings, **params)
         params["job_id"] = job.id
         try:
             # The heartbeat starts at the claim: the flow run's own watch joins this one.
@@ -65,9 +64,9 @@ class SyncJobFlow(Flow[..., Any]):
             ):
                 result = super().__call__(return_state=return_state, wait_for=wait_for, **params)
         except BaseException as exc:
-            release_unstarted(ledger, job.id, f"{type(exc).__name__}: {exc}")
+            release_unstarted(settings, job.id, exc)
             raise
-        release_unstarted(ledger, job.id, "Prefect did not run it")
+        release_unstarted(settings, job.id, "Prefect did not run it")
         return result
 
     @classmethod
@@ -96,6 +95,7 @@ def sync_job(
     ``return_state=True`` gives the Prefect state instead. ``resume_of`` re-runs the chunks
     of that job that did not complete; ``job_id`` adopts a job its caller claimed.
     """
+    runtime.guard_console()
     settings = runtime.settings()
     ledger = runtime.ledger(settings)
     log = runtime.logger()
@@ -103,7 +103,6 @@ def sync_job(
         job = claim(
             ledger,
             settings,
-            flow_run_state,
             tenant=tenant,
             sync_type=sync_type,
             sync_size=sync_size,
@@ -115,8 +114,11 @@ def sync_job(
         return adapter.refused_state(exc)
     run_id = str(flow_run.id)
     # Beats from the claim (a deployment run's) until the flow ends, planning included.
+    if not ledger.adopt(job.id, run_id):
+        late = JobStateError(f"job {job.id} was settled before this flow run could adopt it")
+        log.warning("refused: %s", late)
+        return adapter.refused_state(late)
     with watch_job(ledger, job.id, run_id, heartbeat_every(settings)):
-        ledger.update_job(job.id, flow_run_id=run_id)
         wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
         tag_flow_run(wanted)  # a deployment run, or an automation's resume, lacks some
         previous = ledger.previous_job(job.tenant, job.sync_type, before=job.id)
@@ -124,7 +126,7 @@ def sync_job(
         if settings.source_rate_limit:
             ensure_rate_limit(job.tenant, settings.source_rate_limit)
         with tags(*wanted):
-            return execute(plan_job(job.id, settings), settings)
+            return execute(job.id, settings)
 
 
 def resume_job(job_id: str, *, new_id: str | None = None, return_state: bool = False) -> Any:

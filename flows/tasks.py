@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from core.errors import JobStateError, JobsViewError
+from core.errors import ConfigError, JobStateError, JobsViewError
 from core.settings import Settings
 from flows import adapter, runtime
 from ledger.models import Job
@@ -34,6 +34,12 @@ def plan_job(job_id: str, settings: Settings) -> Job:
     """
     ledger = runtime.ledger(settings)
     lag = timedelta(seconds=settings.watermark_lag_seconds)
+    try:
+        # Before any chunk: a destination that cannot take records fails the job at once.
+        runtime.destination(settings)
+    except ConfigError as exc:
+        ledger.record_job_error(job_id, str(exc))
+        return ledger.get_job(job_id, with_chunks=False)
     try:
         return plan(
             ledger,
@@ -79,6 +85,7 @@ def sync_chunk(
         tenant=tenant,
         index=index,
         worker=runtime.worker_name(),
+        edge=3 * settings.margin,
     )
     return adapter.chunk_state(summary)
 

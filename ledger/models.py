@@ -127,6 +127,8 @@ class Job:
     heartbeat_at: datetime | None = None
     error: str | None = None
     cancel_requested: bool = False
+    interrupted: str | None = None  # why its run stopped the chunks, when nobody cancelled
+    outcome_reported: bool = False  # its outcome event and artifacts went out
     ran_as_full: bool = False
     totals: Mapping[str, int] | None = None
     since: datetime | None = None  # a partial sync's watermark

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ from ledger.models import (
 from ledger.rows import chunk_of, job_of
 from ledger.schema import chunks, jobs
 
+# A completed chunk's counted records and its edges (``tasks.verify.chunk_edges``), or None.
+ChunkEdges = tuple[int, Mapping[str, Any] | None]
 JOB_REF = re.compile(r"^[0-9a-f-]{4,36}$")
 ACTIVE = [s.value for s in ACTIVE_JOB_STATUSES]
 
@@ -35,11 +37,33 @@ class LedgerReader(ChunkReader):
         """Why the job's chunks should stop, or None to go on."""
         with self.reader.connect() as conn:
             row = conn.execute(
-                select(jobs.c.cancel_requested, jobs.c.error).where(jobs.c.id == job_id)
+                select(
+                    jobs.c.status, jobs.c.cancel_requested, jobs.c.interrupted, jobs.c.error
+                ).where(jobs.c.id == job_id)
             ).one()
         if row.cancel_requested:
             return "cancel requested"
-        return row.error
+        if row.status not in ACTIVE:
+            return f"the job was settled as {row.status}"
+        return row.interrupted or row.error
+
+    @retry_db
+    def completed_edges(self, job_ids: Sequence[str]) -> dict[str, list[ChunkEdges]]:
+        """Per resource, in index order, the edges of these jobs' (a resume chain's) completed
+        chunks: ``(records, edges)``, edges None for a chunk completed before they were kept."""
+        query = (
+            select(chunks.c.resource, chunks.c.records, chunks.c.edges)
+            .where(
+                chunks.c.job_id.in_(list(job_ids)),
+                chunks.c.status == ChunkStatus.COMPLETED.value,
+            )
+            .order_by(chunks.c.resource, chunks.c.index)
+        )
+        found: dict[str, list[ChunkEdges]] = {}
+        with self.reader.connect() as conn:
+            for resource, records, edges in conn.execute(query).tuples():
+                found.setdefault(resource, []).append((records, edges))
+        return found
 
     @retry_db
     def get_chunk(self, job_id: str, index: int) -> Chunk:

@@ -49,6 +49,8 @@ def job_of(
         heartbeat_at=row.heartbeat_at,
         error=row.error,
         cancel_requested=bool(row.cancel_requested),
+        interrupted=row.interrupted,
+        outcome_reported=row.outcome_reported_at is not None,
         ran_as_full=bool(row.ran_as_full),
         totals=row.totals,
         since=row.since,

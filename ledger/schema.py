@@ -23,6 +23,7 @@ metadata = MetaData()
 
 # At most one queued or running job per tenant and sync type, enforced by the database.
 ACTIVE_WHERE = text("status IN ('queued', 'running')")
+UNREPORTED_WHERE = text("outcome_reported_at IS NULL")
 
 jobs = Table(
     "jobs",
@@ -50,12 +51,24 @@ jobs = Table(
     # stored count differs from the source's total at the end.
     Column("records_stored", Integer, nullable=True),
     Column("drift", JSON, nullable=True),
+    # Why the run stopped its chunks when nobody cancelled it (a signal, its process exiting,
+    # reconcile finding it dead): the job then ends by its chunks, incomplete or failed.
+    Column("interrupted", Text, nullable=True),
+    # When the settled job's outcome event and artifacts went out; NULL while due.
+    Column("outcome_reported_at", UTCDateTime, nullable=True),
     Index("ix_jobs_tenant_created", "tenant", "created_at"),
     Index("ix_jobs_created", "created_at"),
     # Each job's previous job of its tenant and type; its resumes; the list by status.
     Index("ix_jobs_tenant_type_created", "tenant", "sync_type", "created_at"),
     Index("ix_jobs_parent", "parent_id"),
     Index("ix_jobs_status_created", "status", "created_at"),
+    # The settled jobs whose outcome is still to report (and the active ones): a small index.
+    Index(
+        "ix_jobs_unreported",
+        "finished_at",
+        sqlite_where=UNREPORTED_WHERE,
+        postgresql_where=UNREPORTED_WHERE,
+    ),
     Index(
         "uq_jobs_active",
         "tenant",
@@ -82,6 +95,10 @@ chunks = Table(
     Column("worker", String(255), nullable=True),
     Column("started_at", UTCDateTime, nullable=True),
     Column("finished_at", UTCDateTime, nullable=True),
+    # A completed chunk's distinct records and the ids at both ends of what it read, until
+    # its resume chain completes: where a drift margin makes neighbours read the same records,
+    # they are counted once (``tasks.verify.distinct_records``).
+    Column("edges", JSON, nullable=True),
     ForeignKeyConstraint(["job_id"], ["jobs.id"], ondelete="CASCADE"),
     # Counts and completed records per status read from the index alone.
     Index("ix_chunks_job_status_records", "job_id", "status", "records"),

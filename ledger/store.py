@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
-from core.db import get_engine, migrate, retry_db, utcnow
+from core.db import LEDGER_SETTING, get_engine, migrate, retry_db, utcnow
 from core.errors import JobConflictError, JobIdTakenError, JobNotFoundError, JobStateError
 from ledger.models import (
     ChunkStatus,
@@ -23,12 +23,14 @@ from ledger.reads import ACTIVE, LedgerReader
 from ledger.schema import chunks, jobs
 from ledger.tenants import TenantWriter
 
+_ANY_BEAT: Any = object()  # ``interrupt`` without a heartbeat condition
+
 
 class Ledger(LedgerReader, TenantWriter):
     """Jobs, chunks, tenant settings and watermarks in one database."""
 
     def __init__(self, engine: Engine) -> None:
-        migrate(engine, "ledger:migrations", "jobsview_ledger_version")
+        migrate(engine, "ledger:migrations", "jobsview_ledger_version", setting=LEDGER_SETTING)
         super().__init__(engine)
 
     # -- jobs -------------------------------------------------------------
@@ -98,6 +100,18 @@ class Ledger(LedgerReader, TenantWriter):
         ) or has_chunks:
             raise JobIdTakenError(job_id)
         return self.get_job(job_id, with_chunks=False)
+
+    @retry_db
+    def adopt(self, job_id: str, flow_run_id: str) -> bool:
+        """A queued job taken by its flow run, with a first beat; False if it was settled
+        meanwhile (reconcile took the run for dead), so the run leaves it alone."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+                .values(flow_run_id=flow_run_id, heartbeat_at=utcnow())
+            )
+        return bool(done.rowcount)
 
     @retry_db
     def add_chunks(
@@ -173,19 +187,24 @@ class Ledger(LedgerReader, TenantWriter):
             )
 
     @retry_db
-    def fail_if_silent(self, job_id: str, last_beat: datetime | None) -> bool:
-        """Mark an active job failed unless it beat since ``last_beat`` was read.
+    def interrupt(
+        self, job_id: str, why: str, *, silent_since: datetime | None = _ANY_BEAT
+    ) -> bool:
+        """Stop an active job's chunks because its run was interrupted (not cancelled).
 
-        Reconcile's claim on a job it found silent: False when the job beat (or settled)
-        meanwhile, so a live run is never settled on a stale reading.
+        The first reason stays. With ``silent_since`` (the heartbeat reconcile read, None for
+        none), only a job that has not beaten since: False when it beat, or settled, meanwhile,
+        so a live run is never settled on a stale reading.
         """
-        beat = jobs.c.heartbeat_at
-        unchanged = beat.is_(None) if last_beat is None else beat == last_beat
+        where = [jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)]
+        if silent_since is not _ANY_BEAT:
+            beat = jobs.c.heartbeat_at
+            where.append(beat.is_(None) if silent_since is None else beat == silent_since)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE), unchanged)
-                .values(status=JobStatus.FAILED.value, finished_at=utcnow())
+                .where(*where)
+                .values(interrupted=func.coalesce(jobs.c.interrupted, why))
             )
         return bool(done.rowcount)
 
@@ -219,6 +238,52 @@ class Ledger(LedgerReader, TenantWriter):
             }
         self.update_job(job_id, **values)
         return self.get_job(job_id)
+
+    @retry_db
+    def settle_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        error: str | None,
+        *,
+        records: int | None = None,
+        drift: Mapping[str, Drift] | None = None,
+    ) -> bool:
+        """End an active job: False if it had already ended (settled by someone else).
+        ``records``: the distinct records it stored; ``drift``: what a full sync found."""
+        values: dict[str, Any] = {
+            "status": status.value,
+            "finished_at": utcnow(),
+            "error": error,
+            "records_stored": records,
+        }
+        if drift is not None:
+            values["drift"] = {
+                r: {"stored": d.stored, "source": d.source} for r, d in drift.items()
+            }
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(**values)
+            )
+        return bool(done.rowcount)
+
+    @retry_db
+    def mark_outcome_reported(self, job_id: str) -> None:
+        self.update_job(job_id, outcome_reported_at=utcnow())
+
+    @retry_db
+    def unreported_jobs(self, settled_after: datetime, settled_before: datetime) -> list[Job]:
+        """Settled jobs whose outcome was not reported (their reporter died or Prefect was
+        away), settled within the given times."""
+        query = select(jobs.c.id).where(
+            jobs.c.outcome_reported_at.is_(None),
+            jobs.c.status.not_in(ACTIVE),
+            jobs.c.finished_at > settled_after,
+            jobs.c.finished_at <= settled_before,
+        )
+        with self.reader.connect() as conn:
+            ids = conn.execute(query).scalars().all()
+        return [self.get_job(job_id, with_chunks=False) for job_id in ids]
 
     @retry_db
     def request_cancel(self, job_id: str) -> bool:
@@ -264,17 +329,21 @@ class Ledger(LedgerReader, TenantWriter):
 
     # -- chunks -----------------------------------------------------------
 
-    def _update_chunk(self, job_id: str, index: int, *where: Any, **values: Any) -> None:
+    def _update_chunk(self, job_id: str, index: int, *where: Any, **values: Any) -> bool:
+        """Update a chunk of an active job: a settled job's chunks are final, whatever a late
+        run (a process that was stopped, then woke up) still does. False if refused."""
+        active = select(jobs.c.id).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).exists()
         with self.engine.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 update(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.index == index, *where)
+                .where(chunks.c.job_id == job_id, chunks.c.index == index, active, *where)
                 .values(**values)
             )
+        return bool(done.rowcount)
 
     @retry_db
-    def chunk_started(self, job_id: str, index: int, worker: str) -> None:
-        self._update_chunk(
+    def chunk_started(self, job_id: str, index: int, worker: str) -> bool:
+        return self._update_chunk(
             job_id,
             index,
             status=ChunkStatus.RUNNING.value,
@@ -285,14 +354,29 @@ class Ledger(LedgerReader, TenantWriter):
         )
 
     @retry_db
-    def chunk_completed(self, job_id: str, index: int, records: int) -> None:
-        self._update_chunk(
+    def chunk_completed(
+        self, job_id: str, index: int, records: int, edges: Mapping[str, Any] | None = None
+    ) -> bool:
+        """``records``: the distinct records the chunk stored, less those it read from the
+        drift margin (the chunk before stored them); ``edges``: see ``schema.chunks``."""
+        return self._update_chunk(
             job_id,
             index,
             status=ChunkStatus.COMPLETED.value,
             records=records,
+            edges=edges,
             finished_at=utcnow(),
         )
+
+    @retry_db
+    def forget_edges(self, job_ids: Sequence[str]) -> None:
+        """A completed chain's chunk edges are no longer needed: no resume will count again."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(chunks)
+                .where(chunks.c.job_id.in_(list(job_ids)), chunks.c.edges.is_not(None))
+                .values(edges=None)
+            )
 
     @retry_db
     def chunk_error(self, job_id: str, index: int, error: str) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from chunking import SyncSize, ceil_div, plan_chunks
 from core.errors import JobStateError, JobsViewError, PlanTooLargeError
 from core.validation import SyncType
-from ledger.models import Job, JobStatus
+from ledger.models import Job
 from ledger.store import Ledger
 from tasks.seams import Source
 
@@ -47,9 +47,9 @@ def plan(
 ) -> Job:
     """Record the chunks of a claimed job and mark it running.
 
-    A planning error fails the job, which stays in the history with the reason. A job
-    settled behind the run's back while it planned (reconciled, cancelled) is left as it
-    is, and ``JobStateError`` says so.
+    A planning error is recorded as the job's error, so it settles as failed with the reason
+    and stays in the history. A job settled behind the run's back while it planned
+    (reconciled, cancelled) is left as it is, and ``JobStateError`` says so.
     """
     try:
         return _plan(ledger, source, job_id, watermark_lag, max_chunks)
@@ -85,5 +85,5 @@ def _plan(
     except JobStateError:
         raise  # settled meanwhile: not ours to fail
     except JobsViewError as exc:
-        ledger.finish_job(job.id, JobStatus.FAILED, error=f"planning failed: {exc}")
+        ledger.record_job_error(job.id, f"planning failed: {exc}")
     return ledger.get_job(job.id, with_chunks=False)

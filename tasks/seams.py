@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -34,8 +34,4 @@ class Destination(Protocol):
 
     def write_chunk(
         self, tenant: str, resource: str, job_id: str, items: Iterable[Mapping[str, Any]]
-    ) -> int: ...
-
-    def count(
-        self, tenant: str, resource: str | None = None, job_ids: Sequence[str] = ()
     ) -> int: ...

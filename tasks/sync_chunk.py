@@ -11,7 +11,9 @@ from core.errors import FatalSourceError, JobsViewError, StopRequested
 from ledger.models import ChunkStatus
 from ledger.store import Ledger
 from tasks.seams import Destination, Source
+from tasks.verify import chunk_edges
 
+SETTLED_MEANWHILE = "the job was settled while this chunk ran (its run was taken for dead)"
 # An open-ended last chunk may read this many chunk sizes before it is taken for a lying source.
 OPEN_ENDED_CHUNKS = 10
 
@@ -55,8 +57,14 @@ def run_chunk(
     tenant: str,
     index: int,
     worker: str,
+    edge: int | None = None,
 ) -> ChunkSummary:
-    """One attempt at one chunk. Raises on failure, after noting the error in the ledger."""
+    """One attempt at one chunk. Raises on failure, after noting the error in the ledger.
+
+    ``edge``: how many ids at each end of its read the chunk keeps, so that records its
+    neighbours read too count once (``tasks.verify``); three drift margins cover them. None
+    keeps none: the chunk then counts as the records past its margin.
+    """
     should_stop = StopCheck(ledger, job_id)
     if should_stop():
         note = f"not started: {should_stop.reason}"
@@ -68,7 +76,8 @@ def run_chunk(
     max_records = None
     if chunk.limit is None:
         max_records = OPEN_ENDED_CHUNKS * ledger.get_job(job_id, with_chunks=False).chunk_size
-    ledger.chunk_started(job_id, index, worker)
+    if not ledger.chunk_started(job_id, index, worker):
+        return ChunkSummary(index, ChunkStatus.CANCELLED, note=SETTLED_MEANWHILE)
     stats = WindowStats()
     try:
         # The window is bounded by the chunk size, so buffering it keeps the
@@ -87,8 +96,9 @@ def run_chunk(
             items.extend(page)
         if should_stop():
             raise StopRequested(f"stopped before writing: {should_stop.reason}")
-        # The records read from the drift margin were counted by the chunk before.
-        written = destination.write_chunk(tenant, chunk.resource, job_id, items) - stats.lead
+        written = destination.write_chunk(tenant, chunk.resource, job_id, items)
+        ids = [str(item["id"]) for item in items] if edge is not None else []
+        edges = None if edge is None else chunk_edges(ids, written, edge)
     except StopRequested as exc:
         ledger.settle_chunk(job_id, index, ChunkStatus.CANCELLED, str(exc))
         return ChunkSummary(index, ChunkStatus.CANCELLED, note=str(exc))
@@ -97,5 +107,9 @@ def run_chunk(
             ledger.record_job_error(job_id, str(exc))
         ledger.chunk_error(job_id, index, describe(exc))
         raise
-    ledger.chunk_completed(job_id, index, written)
-    return ChunkSummary(index, ChunkStatus.COMPLETED, written)
+    # The records read from the drift margin were counted by the chunk before.
+    if not ledger.chunk_completed(job_id, index, written - stats.lead, edges):
+        # Its records are stored (upserts), but the job's outcome was told without them;
+        # the resume that re-runs this chunk counts them.
+        return ChunkSummary(index, ChunkStatus.CANCELLED, note=SETTLED_MEANWHILE)
+    return ChunkSummary(index, ChunkStatus.COMPLETED, written - stats.lead)

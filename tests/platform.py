@@ -1,5 +1,6 @@
 """Production-shaped Prefect for tests and benchmarks: a real `prefect server start` whose
-database is a fresh PostgreSQL database, a process work pool and its worker, `prefect deploy`.
+database is a fresh PostgreSQL database, a process work pool and its worker, `prefect deploy`;
+the ledger and destination on PostgreSQL (``production``).
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.databases import PG_SERVER
+from connectors.destination import Destination, get_destination
+from demo.faults import DemoFaults
+from demo.source import DemoSourceServer
+from ledger.store import Ledger, get_ledger
+from tests.databases import PG_SERVER, postgres_schema
+from tests.support import assert_destination_equals_source
 
 BIN = Path(sys.executable).parent
 Process = subprocess.Popen[bytes]
@@ -159,3 +168,93 @@ def served_deployments(env: dict[str, str], tenants_file: Path, log: Path) -> An
     """`jobsview deployments serve` in its own process."""
     args = [command("jobsview"), "deployments", "serve", "--config", str(tenants_file)]
     return background(args, env | {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}, log)
+
+
+# How fast a test's worker picks up runs.
+WORKER_POLLING = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+
+
+@dataclass
+class Platform:
+    """Production's shape: a Prefect server on PostgreSQL, `prefect deploy --all` of a
+    rendered prefect.yaml, a process worker, the ledger and destination on PostgreSQL."""
+
+    api_url: str
+    db_url: str
+    source: DemoSourceServer
+    env: dict[str, str]  # for subprocesses: the Prefect server and the Jobs View settings
+    home: Path
+    pool: str
+    _worker: ExitStack = field(default_factory=ExitStack)
+    worker: Process | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        return get_ledger(self.db_url)
+
+    @property
+    def destination(self) -> Destination:
+        return get_destination(self.db_url)
+
+    def start_worker(self) -> Process:
+        """A process worker of the pool (again, after ``kill_worker``)."""
+        self.worker = self._worker.enter_context(
+            process_worker(self.env | WORKER_POLLING, self.pool, self.home / "worker.log")
+        )
+        return self.worker
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker alone: the flow runs it started live on, orphaned."""
+        assert self.worker is not None
+        os.kill(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=10)
+
+    def wait_for(self, what: str, check: Callable[[], object], timeout: float = 90) -> object:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = check()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                logs = "\n".join(
+                    f"--- {p.name}\n{p.read_text()[-2500:]}" for p in self.home.glob("*.log")
+                )
+                pytest.fail(f"timed out waiting for {what}\n{logs}")
+            time.sleep(0.2)
+
+    def assert_destination_equals_source(self, tenant: str) -> None:
+        assert_destination_equals_source(self.source, self.destination, tenant)
+
+
+@contextmanager
+def production(home: Path, tenants: str, settings: dict[str, str], pool: str) -> Iterator[Platform]:
+    """The platform, its deployments rendered from ``tenants`` (a tenants.toml) with the
+    ``JOBSVIEW_*`` ``settings`` (also the worker's), as the README tells operators to."""
+    with (
+        postgres_database() as prefect_db,
+        prefect_server(home / "prefect-home", prefect_db, home / "server.log") as api_url,
+        postgres_schema() as db_url,
+        DemoSourceServer(faults=DemoFaults(seed=7)) as source,
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+    ):
+        env = base_env(home / "prefect-home", api_url) | settings
+        env |= {"JOBSVIEW_DATABASE_URL": db_url, "JOBSVIEW_SOURCE_URL": source.url}
+        tenants_file = home / "tenants.toml"
+        tenants_file.write_text(tenants)
+        prefect_file = home / "prefect.yaml"
+        render = [command("jobsview"), "deployments", "render"]
+        rendered = subprocess.run(
+            [*render, "--config", str(tenants_file), "--output", str(prefect_file)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert rendered.returncode == 0, rendered.stderr
+        assert "sync deployments and maintenance" in rendered.stdout
+        prefect_cli(env, "work-pool", "create", pool, "--type", "process", "--overwrite")
+        prefect_cli(env, "deploy", "--all", "--prefect-file", str(prefect_file), cwd=home)
+        platform = Platform(api_url, db_url, source, env, home, pool)
+        with platform._worker:
+            platform.start_worker()
+            yield platform

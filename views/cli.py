@@ -168,14 +168,9 @@ def resume(job: JobArg, as_json: JsonOpt = False, job_id: JobIdOpt = None) -> No
 @handles_errors
 def reconcile(as_json: JsonOpt = False) -> None:
     """Settle jobs whose run was interrupted (stale heartbeat, or a crashed flow run)."""
-    from datetime import timedelta
+    from flows.settle import reconcile as settle_interrupted
 
-    from flows.prefect_api import flow_run_state
-    from ledger.recovery import reconcile as settle_interrupted
-
-    settings = load_settings()
-    stale = timedelta(seconds=settings.stale_after_seconds)
-    settled = settle_interrupted(open_ledger(settings), stale, flow_run_state)
+    settled = settle_interrupted(load_settings())
     if as_json:
         emit_json([j.to_dict(include_chunks=False) for j in settled])
         return

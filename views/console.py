@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn, TypeVar
 
 import typer
@@ -144,36 +147,56 @@ def run_job(
     """Claim a job (refused at once, before any flow run, while another runs), then run its
     flow in this process with live progress on a terminal; return the job and its log."""
     from flows.claim import claim
-    from flows.prefect_api import flow_run_state
     from views.logs import new_log_path, run_log
     from views.prefect_setup import check_api, configured_api, launch_temporary_server
 
-    ledger = open_ledger(settings)
-    api = configured_api()
-    if api:
-        check_api(api)
-    log_path = new_log_path()
-    # Without an API, a temporary server boots on the other core while the job is claimed.
-    server = None if api else launch_temporary_server(log_path)
-    job = claim(
-        ledger,
-        settings,
-        flow_run_state,
-        tenant=tenant,
-        sync_type=sync_type,
-        sync_size=sync_size,
-        job_id=job_id,
-        resume_of=resume_of,
-    )
-    say = err if as_json else out
-    if job.parent_id:
-        say.print(f"Resuming job {job.parent_id} as {job.id}.", markup=False)
-    else:
-        previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
-        say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
-    with run_log(log_path) as log:
-        _run_flow(settings, ledger, job, log, server, live=out.is_terminal and not as_json)
-    return Run(ledger.get_job(job.id), log.path)
+    with sigterm_as_ctrl_c():
+        ledger = open_ledger(settings)
+        api = configured_api()
+        if api:
+            check_api(api)
+        log_path = new_log_path()
+        # Without an API, a temporary server boots on the other core while the job is claimed.
+        server = None if api else launch_temporary_server(log_path)
+        try:
+            job = claim(
+                ledger,
+                settings,
+                tenant=tenant,
+                sync_type=sync_type,
+                sync_size=sync_size,
+                job_id=job_id,
+                resume_of=resume_of,
+            )
+        except KeyboardInterrupt:
+            raise JobsViewError("interrupted before a job was claimed: nothing ran") from None
+        say = err if as_json else out
+        if job.parent_id:
+            say.print(f"Resuming job {job.parent_id} as {job.id}.", markup=False)
+        else:
+            previous = ledger.previous_job(tenant, sync_type.value, before=job.id)
+            say.print(describe_previous(previous, tenant, sync_type.value), markup=False)
+        with run_log(log_path) as log:
+            _run_flow(settings, ledger, job, log, server, live=out.is_terminal and not as_json)
+        return Run(ledger.get_job(job.id), log.path)
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM to a command that runs a job stops it as Ctrl-C does: the job is cancelled,
+    printed (one JSON document with ``--json``), and the exit code says so."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_flow(
@@ -189,6 +212,7 @@ def _run_flow(
     goes to the log. ``server``: a temporary Prefect server that dies with us, if any."""
     from flows import sync_job, use_settings  # Prefect loads only to run a job
     from flows.claim import release_unstarted
+    from flows.runtime import signals_cancel
     from views.live import live_job
     from views.logs import child_logging
     from views.prefect_setup import describe_prefect_failure, temporary_api
@@ -200,6 +224,7 @@ def _run_flow(
             if live:
                 stack.enter_context(live_job(ledger, job.id, out, tree=False))
             stack.enter_context(use_settings(settings))
+            stack.enter_context(signals_cancel())
             sync_job(
                 tenant=job.tenant,
                 sync_type=SyncType(job.sync_type),
@@ -207,14 +232,29 @@ def _run_flow(
                 resume_of=job.parent_id,
                 return_state=True,
             )
-    except KeyboardInterrupt:
-        release_unstarted(ledger, job.id, "interrupted")  # before its flow run started
-        err.print("Interrupted: the job stopped its chunks and is cancelled.")
+    except KeyboardInterrupt as exc:
+        # Outside the flow's own handling: before its run adopted the job, or while Prefect
+        # set the run up or tore it down. The operator asked: the job is cancelled.
+        _cancel_here(settings, ledger, job.id, exc)
     except (JobsViewError, SQLAlchemyError) as exc:
         log.record(exc)
         raise
     except Exception as exc:  # Prefect could not start or finish the flow run
         log.record(exc)
         why = describe_prefect_failure(exc)
-        release_unstarted(ledger, job.id, why)  # if it never started, it blocks nothing
+        release_unstarted(settings, job.id, why)  # if it never started, it blocks nothing
         raise JobsViewError(f"{why}; full log: {log.path}") from None
+
+
+def _cancel_here(settings: Settings, ledger: Ledger, job_id: str, exc: BaseException) -> None:
+    """Settle a job whose run an operator stopped outside the flow (a second Ctrl-C waits)."""
+    from flows.claim import release_unstarted
+    from flows.settle import settle
+    from flows.stopping import SignalShield
+
+    with SignalShield() as shield:
+        shield.arm()
+        release_unstarted(settings, job_id, exc)
+        if not ledger.get_job(job_id, with_chunks=False).status.finished:
+            ledger.request_cancel(job_id)
+            settle(settings, job_id)

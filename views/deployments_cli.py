@@ -32,7 +32,7 @@ def serve(config: ConfigOpt = None) -> None:
     settings = load_settings()
     specs = load_specs(config) if config else load_specs()
     prepare_prefect()
-    err.print(f"Serving {len(specs)} deployments of flow sync-job; Ctrl-C stops.")
+    err.print(f"Serving {len(specs)} deployments of flow sync-job, and maintenance; Ctrl-C stops.")
     serve_all(specs, settings)
 
 
@@ -54,7 +54,12 @@ def render(
 
     settings = load_settings()
     specs = load_specs(config) if config else load_specs()
-    text = render_yaml(specs, settings.auto_resume_attempts, settings.auto_resume_delay_seconds)
+    text = render_yaml(
+        specs,
+        settings.auto_resume_attempts,
+        settings.auto_resume_delay_seconds,
+        settings.stale_after_seconds,
+    )
     target = output or PREFECT_FILE
     if check:
         current = target.read_text() if target.exists() else ""
@@ -63,4 +68,4 @@ def render(
         out.print(f"{target} is up to date.", markup=False)
         return
     target.write_text(text)
-    out.print(f"Wrote {len(specs)} deployments to {target}.", markup=False)
+    out.print(f"Wrote {len(specs)} sync deployments and maintenance to {target}.", markup=False)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
+import core.db
 from connectors.destination import Destination, get_destination
-from core import DestinationError
+from core import ConfigError, DestinationError
+from core.db import get_engine, safe_url
+from core.errors import SchemaConflictError
 from tests.factories import make_items
 
 AWKWARD = [
@@ -102,3 +108,76 @@ def test_tenants_and_resources_are_isolated(dest: Destination) -> None:
     dest.write_chunk("acme", "deals", "j", make_items(2))
     assert (dest.count("acme", "contacts"), dest.count("globex"), dest.count("acme")) == (5, 3, 7)
     assert dest.write_chunk("acme", "contacts", "j", []) == 0
+
+
+def with_password(url: str) -> str:
+    """The URL with a password the messages must mask (trust auth ignores it)."""
+    return url.replace("postgres@", "postgres:hunter2@", 1)
+
+
+def test_a_foreign_records_table_is_named_not_blamed_on_the_connection(db_url: str) -> None:
+    url = with_password(db_url)
+    with get_engine(url).begin() as conn:
+        conn.execute(sa.text("CREATE TABLE records (id INTEGER PRIMARY KEY, payload TEXT)"))
+    try:
+        with pytest.raises(SchemaConflictError) as info:
+            get_destination(url)
+        message = str(info.value)
+        assert message == (
+            f'the destination database {safe_url(url)} has a table "records" that is not '
+            "Jobs View's: it lacks the columns tenant, resource, record_id, updated_at, data, "
+            "job_id, synced_at (it has id, payload); point JOBSVIEW_DESTINATION_URL at another "
+            "database or schema, or rename that table"
+        )
+        assert "check that it is running" not in message and "hunter2" not in message
+        with get_engine(url).begin() as conn:  # left as it was, and nothing of ours created
+            assert conn.execute(sa.text("SELECT id, payload FROM records")).all() == []
+            assert not sa.inspect(conn).has_table("jobsview_records_version")
+            conn.execute(sa.text("ALTER TABLE records RENAME TO their_records"))
+        assert get_destination(url).write_chunk("acme", "contacts", "job-1", make_items(2)) == 2
+    finally:
+        get_engine(url).dispose()
+
+
+def test_a_table_in_the_way_of_a_later_migration_is_named(db_url: str) -> None:
+    """The version table is there (an earlier run), so the check is the failed CREATE's."""
+    engine = get_engine(db_url)
+    Destination(engine)
+    cfg = Config()
+    cfg.set_main_option("script_location", "connectors:migrations")
+    cfg.set_main_option("version_table", "jobsview_records_version")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+        conn.execute(sa.text("CREATE TABLE records (tenant TEXT, id TEXT)"))
+    core.db._migrated.clear()  # a new process
+    with pytest.raises(SchemaConflictError) as info:
+        Destination(engine)
+    message = str(info.value)
+    assert 'has a table "records" that is not Jobs View\'s: it lacks the columns resource,' in (
+        message
+    )
+    assert "(it has tenant, id)" in message and "JOBSVIEW_DESTINATION_URL" in message
+    assert "check that it is running" not in message
+
+
+def test_another_sql_error_says_the_migration_failed(db_url: str) -> None:
+    with get_engine(db_url).begin() as conn:  # a version table of some other shape
+        conn.execute(sa.text("CREATE TABLE jobsview_records_version (id INTEGER)"))
+    with pytest.raises(ConfigError) as info:
+        get_destination(db_url)
+    message = str(info.value)
+    assert not isinstance(info.value, SchemaConflictError)
+    assert message.startswith(f"migrating the destination database {safe_url(db_url)} failed: ")
+    assert "version_num" in message and "\n" not in message
+    assert "check that it is running" not in message
+
+
+def test_an_unreachable_destination_still_says_check_that_it_is_running() -> None:
+    url = "postgresql+psycopg://u:hunter2@127.0.0.1:1/x"
+    with pytest.raises(ConfigError) as info:
+        get_destination(url)
+    message = str(info.value)
+    assert not isinstance(info.value, SchemaConflictError)
+    assert message.startswith("cannot open database postgresql+psycopg://u:***@127.0.0.1:1/x: ")
+    assert "check that it is running" in message and "hunter2" not in message

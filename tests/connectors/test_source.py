@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl, SecretStr
 
 from connectors.retry import RetryPolicy
 from connectors.source import RestSource
+from connectors.window import WindowStats
 from core.errors import (
     ConfigError,
     FatalSourceError,
@@ -29,6 +30,9 @@ from core.errors import (
     TransientSourceError,
 )
 from core.settings import Settings
+from demo.data import DemoStore
+from demo.faults import DemoFaults
+from demo.source import DemoSourceServer
 
 BASE = "http://source.test/api"
 TOKEN = "s3cr3t-T0KEN-do-not-leak"
@@ -141,6 +145,22 @@ def test_empty_collection(make_source: Callable[..., RestSource]) -> None:
     assert list(source.iter_pages("globex", "deals", 0, 0)) == []
     assert source.count("globex", "deals") == 0
     assert len(fake.requests) == 2
+
+
+def test_a_chunk_past_the_end_of_an_over_counting_demo_source_ends() -> None:
+    """Issue case 8: 250 records whose pages all say 2,500. The chunk at 300 looped on 249."""
+    store = DemoStore()
+    store.add_tenant("acme", {"contacts": 250})
+    stats = WindowStats()
+    with (
+        DemoSourceServer(store, DemoFaults(lie_total=2_500)) as server,
+        RestSource(server.url, page_size=100, margin=100) as source,
+    ):
+        records = ids(source.iter_pages("acme", "contacts", 300, 100, stats=stats))
+        requests = source.stats.requests
+    assert records == [r["id"] for r in store.records("acme", "contacts")[200:]]
+    assert len(records) - stats.lead == 0  # all from the margin: none in the chunk's window
+    assert requests <= 2
 
 
 def test_bad_window_is_refused(make_source: Callable[..., RestSource]) -> None:

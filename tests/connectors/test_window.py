@@ -14,16 +14,21 @@ from core.errors import InconsistentPagesError
 
 
 class Shifting:
-    """A source in memory whose records can be inserted and deleted between fetches."""
+    """A source in memory whose records can be inserted and deleted between fetches.
 
-    def __init__(self, count: int) -> None:
+    ``cap``: at most this many items a page. ``over``: the total says ``over`` times the truth.
+    """
+
+    def __init__(self, count: int, cap: int | None = None, over: int = 1) -> None:
         self.ids: list[Any] = list(range(count))
         self.next_id = count
+        self.cap, self.over = cap, over
         self.calls: list[tuple[int, int]] = []
 
     def fetch(self, offset: int, limit: int) -> tuple[Page, int]:
         self.calls.append((offset, limit))
-        return [{"id": i, "v": 0} for i in self.ids[offset : offset + limit]], len(self.ids)
+        served = self.ids[offset : offset + min(limit, self.cap or limit)]
+        return [{"id": i, "v": 0} for i in served], len(self.ids) * self.over
 
     def insert(self, position: int) -> None:
         self.ids.insert(position, self.next_id)
@@ -145,6 +150,94 @@ def test_a_record_updated_and_moved_is_not_a_duplicate() -> None:
     assert ids_of([first]) + rest == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1]
 
 
+# -- a total that over-counts (issue case 8) ---------------------------------------------------
+
+
+def test_a_window_past_the_end_of_an_over_counting_source_ends_after_two_requests() -> None:
+    """250 records, pages saying 2,500: the chunk at 300 read its margin, then looped on 249."""
+    source = Shifting(250, over=10)
+    stats = WindowStats()
+    pages = read_window(source.fetch, offset=300, limit=100, page_size=100, margin=100, stats=stats)
+    assert ids_of(pages) == list(range(200, 250)) and stats.lead == 50  # none of its own
+    assert source.calls == [(200, 100), (249, 101)]
+
+
+def read_all(source: Shifting, **window: Any) -> tuple[list[Any], int]:
+    """The ids a window reads from ``source``, and the requests it took."""
+    source.calls.clear()
+    read = ids_of(read_window(source.fetch, **window))
+    return read, len(source.calls)
+
+
+# (offset, limit, margin, at most this many requests without a page cap)
+PAST_THE_END = [(300, 100, 100, 2), (300, 100, 0, 1), (400, 100, 100, 1), (2400, None, 100, 1)]
+STRADDLING = [(200, 100, 0, 2), (200, 100, 100, 3), (150, 200, 30, 3), (249, 100, 0, 3)]
+LAST_OPEN_ENDED = [(200, None, 0, 2), (200, None, 100, 3), (0, None, 0, 4)]
+
+
+@pytest.mark.parametrize("cap", [None, 37, 1])
+@pytest.mark.parametrize(
+    ("offset", "limit", "margin", "most"), PAST_THE_END + STRADDLING + LAST_OPEN_ENDED
+)
+def test_an_over_counting_total_reads_just_the_real_records(
+    cap: int | None, offset: int, limit: int | None, margin: int, most: int
+) -> None:
+    window = {"offset": offset, "limit": limit, "page_size": 100, "margin": margin}
+    read, requests = read_all(Shifting(250, cap=cap, over=10), **window)
+    end = 250 if limit is None else min(250, offset + limit)
+    assert read == list(range(offset - margin, end))
+    if cap is None:
+        assert requests <= most
+    # No more than an honest total costs, but for one request past the anchor when no page held
+    # two records: a server capping pages at one looks like the end.
+    _, honest = read_all(Shifting(250, cap=cap), **window)
+    assert requests <= honest + (cap == 1 or len(read) == 1)
+
+
+def test_a_server_capping_pages_at_one_record_is_read_to_the_end() -> None:
+    for over in (1, 10):
+        read, requests = read_all(Shifting(5, cap=1, over=over), offset=0, limit=None, page_size=9)
+        assert read == [0, 1, 2, 3, 4]
+        assert requests == 2 * 5 + (over > 1)  # two a record: the anchor's page, one past it
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    count=st.integers(0, 300),
+    over=st.integers(2, 20),
+    cap=st.one_of(st.none(), st.integers(1, 60)),
+    chunk=st.integers(1, 120),
+    page=st.integers(1, 60),
+    margin=st.integers(0, 12),
+)
+def test_every_chunk_planned_on_an_over_counting_total_ends(
+    count: int, over: int, cap: int | None, chunk: int, page: int, margin: int
+) -> None:
+    """The planner believes the total, so most chunks lie past the end: each ends at once."""
+    for w in plan_chunks([("r", count * over)], chunk):
+        window = {"offset": w.offset, "limit": w.limit, "page_size": page, "margin": margin}
+        read, requests = read_all(Shifting(count, cap=cap, over=over), **window)
+        end = None if w.limit is None else w.offset + w.limit
+        assert read == list(range(count))[max(0, w.offset - margin) : end]
+        _, honest = read_all(Shifting(count, cap=cap), **window)
+        assert requests <= honest + (cap == 1 or len(read) == 1)
+
+
+@pytest.mark.parametrize("over", [1, 10])
+def test_a_look_up_that_a_page_cap_ends_at_the_anchor_reads_on(over: int) -> None:
+    """Nothing new after the anchor is no end when more than the anchor came back."""
+    source = Shifting(50, cap=3, over=over)
+    pages = read_window(source.fetch, offset=0, limit=None, page_size=10, margin=5)
+    read = ids_of([next(pages), next(pages), next(pages)])  # 0..6
+    for _ in range(3):
+        source.delete(0)  # the anchor (6) moves left by three: last in a look-up capped at 3
+    read += ids_of(pages)
+    assert read == list(range(50))
+
+
+# -- records moving during a run ----------------------------------------------------------------
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     count=st.integers(0, 400),
@@ -158,9 +251,13 @@ def test_every_record_that_lives_through_the_run_is_read(
 ) -> None:
     """Chunks read in any interleaving while up to ``margin`` records come and go.
 
-    A window that takes the drift for a lie fails, and is read again, as a chunk's retry would.
+    The total may over-count, and pages may be capped (at more than twice the margin, so a
+    look-up a margin back still reaches a moved anchor). A window that takes the drift for a lie
+    fails, and is read again, as a chunk's retry would.
     """
-    source = Shifting(count)
+    over = data.draw(st.sampled_from([1, 10]), label="over")
+    cap = data.draw(st.one_of(st.none(), st.integers(2 * margin + 2, 61)), label="cap")
+    source = Shifting(count, cap=cap, over=over)
     plan = plan_chunks([("r", count)], chunk)
 
     def reader(n: int) -> Any:

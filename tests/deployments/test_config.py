@@ -26,7 +26,10 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_committed_prefect_yaml_is_a_render_of_tenants_toml() -> None:
     settings = Settings()
     expected = render(
-        load_specs(), settings.auto_resume_attempts, settings.auto_resume_delay_seconds
+        load_specs(),
+        settings.auto_resume_attempts,
+        settings.auto_resume_delay_seconds,
+        settings.stale_after_seconds,
     )
     assert PREFECT_FILE.read_text() == expected, "run `jobsview deployments render`"
     result = CliRunner().invoke(app, ["deployments", "render", "--check"])
@@ -60,9 +63,19 @@ def test_each_tenant_gets_a_partial_and_a_full_deployment(tmp_path: Path) -> Non
 
 def test_the_render_merges_its_anchors_into_complete_deployments() -> None:
     specs = load_specs()
-    document = yaml.safe_load(render(specs, attempts=2, delay_seconds=60))
+    document = yaml.safe_load(render(specs, attempts=2, delay_seconds=60, stale_after_seconds=60))
     deployments = {d["name"]: d for d in document["deployments"]}
-    assert set(deployments) == {s.name for s in specs}
+    assert set(deployments) == {s.name for s in specs} | {"reconcile"}
+    upkeep = deployments["reconcile"]
+    assert upkeep["entrypoint"] == "flows.maintenance:maintenance"
+    assert upkeep["schedules"] == [{"interval": 30}]
+    assert upkeep["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    (crashed,) = upkeep["triggers"]
+    assert crashed["expect"] == ["prefect.flow-run.Crashed"]
+    assert crashed["match_related"] == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "sync-job",
+    }
     globex = deployments["globex-full"]
     assert globex["entrypoint"] == "flows.sync_job:sync_job"
     assert globex["work_pool"] == {"name": "jobsview", "work_queue_name": "default"}

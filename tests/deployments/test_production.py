@@ -29,9 +29,8 @@ from core.settings import load_settings
 from demo.faults import MalformedRule
 from flows import sync_job, use_settings
 from ledger import ChunkStatus, Job, JobStatus
-from tests.deployments.conftest import Platform
 from tests.flows.test_prefect_ui import assert_prefect_tells_the_truth
-from tests.platform import background, command, free_port, served_deployments
+from tests.platform import Platform, background, command, free_port, served_deployments
 
 FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 

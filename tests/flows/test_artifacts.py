@@ -246,7 +246,7 @@ def test_a_failure_to_publish_never_fails_the_job(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("artifact API away")
 
-    for name in ("create_progress_artifact", "create_table_artifact", "create_markdown_artifact"):
+    for name in ("create_progress_artifact", "_create"):
         monkeypatch.setattr(artifacts, name, broken)
     warnings: list[str] = []
     monkeypatch.setattr(artifacts, "logger", lambda: FakeLogger(warnings))

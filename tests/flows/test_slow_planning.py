@@ -19,7 +19,6 @@ from connectors.source import RestSource
 from core import JobConflictError
 from flows import new_job_id, runtime
 from flows.claim import claim
-from flows.prefect_api import flow_run_state
 from ledger import ChunkStatus, Job, JobStatus
 from tests.factories import queued_job
 from tests.slow_source import SlowCount
@@ -60,7 +59,7 @@ def test_planning_slower_than_stale_after_is_not_reconciled(
 
     # A second run now: it finds the first alive, and is refused instead of running beside it.
     with pytest.raises(JobConflictError) as refused:
-        claim(sync_env.ledger, sync_env.settings, flow_run_state, tenant="acme", sync_type="full")
+        claim(sync_env.ledger, sync_env.settings, tenant="acme", sync_type="full")
     assert refused.value.blocking_job_id == job_id
     assert watchers(job_id) == 1  # one heartbeat thread per job, claim and flow run alike
 

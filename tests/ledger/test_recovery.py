@@ -5,9 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chunking import plan_chunks
-from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
-from ledger.recovery import RunState, reconcile
+from ledger import ChunkStatus, Job, JobStatus, Ledger, get_ledger
+from ledger.recovery import RunState, RunStateOf, claim_dead, close_chunks, outcome, why_gone
 from tests.factories import queued_job
+
+
+def reconcile(
+    ledger: Ledger, stale_after: timedelta, run_state: RunStateOf | None = None
+) -> list[Job]:
+    """What ``flows.settle.reconcile`` does with the ledger, without reporting."""
+    settled = []
+    for dead in claim_dead(ledger, stale_after, run_state):
+        status, error = outcome(close_chunks(ledger, dead.id))
+        assert ledger.settle_job(dead.id, status, error)
+        settled.append(ledger.get_job(dead.id, with_chunks=False))
+    return settled
 
 
 def started_job(ledger: Ledger, tenant: str, *, run: str | None = None) -> str:
@@ -115,3 +127,56 @@ def test_reconcile_spares_a_job_that_beat_after_it_was_read(db_url: str) -> None
     job = ledger.get_job(job_id)
     assert job.status is JobStatus.RUNNING and job.error is None
     assert [c.status for c in job.chunks or ()] == ["completed", "running", "pending"]
+
+
+def test_a_run_that_just_started_is_alive_though_its_job_was_claimed_long_ago(
+    db_url: str,
+) -> None:
+    """A job handed to a deployment waited for a worker; its run just went Running and has
+    yet to adopt the job: alive, whatever the job's age (by both signs, never one alone)."""
+    ledger = get_ledger(db_url)
+    run = "00000000-0000-0000-0000-000000000005"
+    job = queued_job(ledger, "handed")
+    ledger.update_job(job.id, flow_run_id=run)
+    age(ledger, job.id)
+    just_now = ledger.get_job(job.id).created_at + timedelta(minutes=5)
+    states = {run: RunState(JobStatus.RUNNING, "Running", since=just_now)}
+    assert reconcile(ledger, timedelta(seconds=60), states.get) == []
+    # Running for longer than the stale age without ever adopting it: gone.
+    long_ago = just_now - timedelta(minutes=3)
+    unadopted = ledger.get_job(job.id)
+    assert why_gone(
+        unadopted, RunState(JobStatus.RUNNING, "Running", long_ago), timedelta(seconds=60)
+    )
+    assert ledger.adopt(job.id, run)  # but this one adopts it in time
+
+
+def test_a_job_settled_by_reconcile_refuses_its_late_run(db_url: str) -> None:
+    """A run stopped (SIGSTOP) past the stale age, then woken: its chunks stop, and what it
+    does no longer changes the settled job."""
+    ledger = get_ledger(db_url)
+    job_id = started_job(ledger, "late")
+    age(ledger, job_id)
+    (settled,) = reconcile(ledger, timedelta(seconds=60))
+    assert settled.status is JobStatus.INCOMPLETE
+    assert ledger.stop_reason(job_id) == "the job was settled as incomplete"
+    assert not ledger.chunk_completed(job_id, 2, 100)
+    assert not ledger.chunk_started(job_id, 3, "h:1")
+    assert not ledger.adopt(job_id, "00000000-0000-0000-0000-000000000006")
+    job = ledger.get_job(job_id)
+    assert [c.status for c in job.chunks or ()] == ["completed", "failed", "cancelled"]
+    assert job.records_synced == 100
+
+
+def test_an_interrupted_run_ends_by_its_chunks_not_as_cancelled(db_url: str) -> None:
+    ledger = get_ledger(db_url)
+    job_id = started_job(ledger, "term")
+    assert ledger.interrupt(job_id, "interrupted: SIGTERM")
+    assert ledger.stop_reason(job_id) == "interrupted: SIGTERM"
+    job = close_chunks(ledger, job_id)
+    assert outcome(job) == (JobStatus.INCOMPLETE, "interrupted: SIGTERM")
+    assert not job.cancel_requested
+    # before it planned a chunk, an interruption fails the job
+    fresh = queued_job(ledger, "early")
+    ledger.interrupt(fresh.id, "interrupted: SIGTERM")
+    assert outcome(close_chunks(ledger, fresh.id)) == (JobStatus.FAILED, "interrupted: SIGTERM")

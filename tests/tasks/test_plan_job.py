@@ -10,6 +10,7 @@ from typing import Any
 from chunking import plan_chunks
 from core import JobStateError
 from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
+from ledger.recovery import close_chunks, outcome
 from tasks import plan
 from tasks.sync_chunk import run_chunk
 from tests.factories import queued_job
@@ -97,8 +98,10 @@ def test_a_plan_too_large_fails_the_job_with_the_reason(sqlite_ledger: Ledger) -
     source = FakeSource({"contacts": 1_001})
     job_id = claimed(sqlite_ledger, ("contacts",))
     job = plan(sqlite_ledger, source, job_id, watermark_lag=timedelta(0), max_chunks=10)
-    assert job.status is JobStatus.FAILED and job.total_chunks == 0
+    assert job.total_chunks == 0 and sqlite_ledger.stop_reason(job_id) == job.error
     assert job.error is not None and job.error.startswith("planning failed: contacts counts 1,001")
+    # a job-level error: it settles failed, with it
+    assert outcome(close_chunks(sqlite_ledger, job_id)) == (JobStatus.FAILED, job.error)
 
 
 def test_a_resume_plans_its_parents_unfinished_windows_without_counting(

@@ -11,7 +11,6 @@ from chunking import SyncSize
 from core.settings import Settings
 from core.validation import SyncType
 from flows.claim import claim
-from flows.prefect_api import flow_run_state
 from ledger.models import Job
 from ledger.recovery import request_cancel
 from ledger.store import Ledger
@@ -29,7 +28,6 @@ def start_job(
     job = claim(
         ledger,
         settings,
-        flow_run_state,
         tenant=tenant,
         sync_type=sync_type,
         sync_size=sync_size,
@@ -43,7 +41,6 @@ def start_resume(settings: Settings, ledger: Ledger, launcher: Launcher, ref: st
     job = claim(
         ledger,
         settings,
-        flow_run_state,
         tenant=parent.tenant,
         sync_type=parent.sync_type,
         resume_of=parent.id,

@@ -7,7 +7,6 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -30,9 +29,7 @@ from core.errors import (
 )
 from core.settings import Settings
 from core.validation import plain_message
-from flows.prefect_api import flow_run_state
-from ledger.recovery import reconcile
-from ledger.store import get_ledger
+from flows.settle import reconcile
 from views.web import api, pages
 from views.web.launcher import Launcher
 from views.web.security import Guard
@@ -55,10 +52,9 @@ _STATUS_BY_ERROR: list[tuple[type[JobsViewError], int]] = [
 
 def _reconcile_forever(settings: Settings, stop: threading.Event) -> None:
     """Settle jobs whose process died, as ``jobsview reconcile`` would, every so often."""
-    stale = timedelta(seconds=settings.stale_after_seconds)
-    while not stop.wait(max(stale.total_seconds() / 2, 1.0)):
+    while not stop.wait(max(settings.stale_after_seconds / 2, 1.0)):
         try:
-            for job in reconcile(get_ledger(settings.database_url), stale, flow_run_state):
+            for job in reconcile(settings):
                 log.warning("reconciled job %s: %s", job.id, job.status.value)
         except Exception as exc:  # the next round tries again
             log.warning("reconcile failed: %s", exc)
