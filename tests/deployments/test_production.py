@@ -160,7 +160,8 @@ def test_a_schedule_fires_and_the_worker_runs_it(prod: Platform) -> None:
     first_chunk = min(c.started_at for c in job.chunks or () if c.started_at)
     latency = (first_chunk - fires_at).total_seconds()
     print(f"schedule fired -> first chunk running: {latency:.1f}s")
-    assert 0 <= latency < 30
+    # Prefect lets a run start a moment before its scheduled time (seen: 17 ms)
+    assert -1 < latency < 30
 
 
 def test_cancel_from_the_prefect_api_stops_a_worker_run_cleanly(prod: Platform) -> None:
