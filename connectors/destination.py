@@ -12,8 +12,9 @@ import orjson
 from sqlalchemy import JSON, Column, Engine, MetaData, String, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import DESTINATION_SETTING, UTCDateTime, get_engine, migrate, safe_url, utcnow
+from core.db import UTCDateTime, get_engine, safe_url, utcnow
 from core.errors import DestinationError
+from core.migrate import DESTINATION_SETTING, migrate
 
 metadata = MetaData()
 

@@ -11,8 +11,9 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chunking import ChunkWindow
-from core.db import LEDGER_SETTING, get_engine, migrate, retry_db, utcnow
+from core.db import get_engine, retry_db, utcnow
 from core.errors import JobConflictError, JobIdTakenError, JobNotFoundError, JobStateError
+from core.migrate import LEDGER_SETTING, migrate
 from ledger.models import (
     ChunkStatus,
     Drift,

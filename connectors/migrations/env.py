@@ -1,4 +1,4 @@
 from connectors.destination import metadata
-from core.db import run_migrations_online
+from core.migrate import run_migrations_online
 
 run_migrations_online(metadata)

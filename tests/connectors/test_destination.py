@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-import core.db
+import core.migrate
 from connectors.destination import Destination, get_destination
 from core import ConfigError, DestinationError
 from core.db import get_engine, safe_url
@@ -150,7 +150,7 @@ def test_a_table_in_the_way_of_a_later_migration_is_named(db_url: str) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")
         conn.execute(sa.text("CREATE TABLE records (tenant TEXT, id TEXT)"))
-    core.db._migrated.clear()  # a new process
+    core.migrate._migrated.clear()  # a new process
     with pytest.raises(SchemaConflictError) as info:
         Destination(engine)
     message = str(info.value)

@@ -9,9 +9,10 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-import core.db
-from core.db import _head, get_engine, migrate, safe_url
+import core.migrate
+from core.db import get_engine, safe_url
 from core.errors import ConfigError, SchemaConflictError
+from core.migrate import _head, migrate
 from ledger.store import Ledger
 
 TREES = ["ledger:migrations", "connectors:migrations"]
@@ -33,7 +34,7 @@ def test_an_outdated_schema_is_still_upgraded(db_url: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0002_job_totals")
-    core.db._migrated.clear()  # a new process
+    core.migrate._migrated.clear()  # a new process
     migrate(engine, "ledger:migrations", "jobsview_ledger_version")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM jobsview_ledger_version")).scalar() == (
@@ -66,7 +67,7 @@ def test_our_tables_without_their_version_table_are_not_taken_for_ours(db_url: s
     migrate(engine, "ledger:migrations", "jobsview_ledger_version")
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE jobsview_ledger_version"))
-    core.db._migrated.clear()  # a new process
+    core.migrate._migrated.clear()  # a new process
     with pytest.raises(SchemaConflictError) as info:
         migrate(engine, "ledger:migrations", "jobsview_ledger_version")
     message = str(info.value)
@@ -95,10 +96,10 @@ def test_an_up_to_date_schema_is_not_inspected(
 ) -> None:
     engine = get_engine(db_url)
     migrate(engine, "ledger:migrations", "jobsview_ledger_version")
-    core.db._migrated.clear()  # a new process
+    core.migrate._migrated.clear()  # a new process
 
     def no_inspection(*_: object, **__: object) -> None:
         raise AssertionError("inspected an up-to-date schema")
 
-    monkeypatch.setattr(core.db, "inspect", no_inspection)
+    monkeypatch.setattr(core.migrate, "inspect", no_inspection)
     migrate(engine, "ledger:migrations", "jobsview_ledger_version")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-import core.db
+import core.migrate
 from chunking import plan_chunks
-from core.db import migrate
+from core.migrate import migrate
 from ledger import ChunkStatus, JobStatus, Ledger, get_ledger
 from ledger.chunk_reads import SEVERITY, StripCell
 from ledger.schema import jobs
@@ -121,7 +121,7 @@ def test_reads_never_wait_behind_a_writer_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = get_ledger(url)
     job_id = job_with_chunks(ledger, 3, failed=set(), running=set())
-    core.db._migrated.clear()  # as a new process would open it
+    core.migrate._migrated.clear()  # as a new process would open it
     with ledger.engine.begin() as writer:  # a chunk's long write holds the lock
         writer.execute(update(jobs).where(jobs.c.id == job_id).values(error="uncommitted"))
         started = time.monotonic()

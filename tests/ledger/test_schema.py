@@ -14,7 +14,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Engine, Integer, MetaData
 
 from connectors import destination
-from core.db import get_engine, migration_options
+from core.db import get_engine
+from core.migrate import migration_options
 from ledger import schema
 from ledger.store import get_ledger
 

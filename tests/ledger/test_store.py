@@ -10,7 +10,7 @@ import alembic.command
 import pytest
 from sqlalchemy import text
 
-import core.db
+import core.migrate
 from chunking import SyncSize, plan_chunks
 from core import (
     ChunkNotFoundError,
@@ -197,14 +197,14 @@ def test_migrations_are_idempotent(db_url: str, monkeypatch: pytest.MonkeyPatch)
         upgrades.append(revision)
         upgrade(cfg, revision)
 
-    monkeypatch.setattr(core.db, "_migrated", set())  # as in a new process
-    monkeypatch.setattr(core.db, "_at_head", lambda *_: False)  # the check raced
+    monkeypatch.setattr(core.migrate, "_migrated", set())  # as in a new process
+    monkeypatch.setattr(core.migrate, "_at_head", lambda *_: False)  # the check raced
     monkeypatch.setattr(alembic.command, "upgrade", counted)
     assert Ledger(engine).get_job(job_id).id == job_id
     assert upgrades == ["head"]
     with engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM jobsview_ledger_version")).all()
-    assert [v for (v,) in versions] == [core.db._head("ledger:migrations")]
+    assert [v for (v,) in versions] == [core.migrate._head("ledger:migrations")]
 
 
 def test_unreachable_database_is_a_clear_error() -> None:
