@@ -95,15 +95,16 @@ def report(ledger: Ledger, job: Job) -> None:
 def reconcile(
     settings: Settings, *, tenant: str | None = None, sync_type: str | None = None
 ) -> list[Job]:
-    """Settle the jobs whose run died, through ``settle``; then report outcomes whose
-    reporter died. Returns the jobs it settled."""
+    """Settle the jobs (of a tenant and type) whose run died, through ``settle``; a whole
+    reconcile then also reports the outcomes whose reporter died. Returns the jobs it settled."""
     ledger = runtime.ledger(settings)
     stale = timedelta(seconds=settings.stale_after_seconds)
     dead = recovery.claim_dead(ledger, stale, flow_run_state, tenant=tenant, sync_type=sync_type)
     settled = [settle(settings, job.id) for job in dead]
-    now = utcnow()
-    for job in ledger.unreported_jobs(now - REPORT_HORIZON, now - REPORT_GRACE):
-        report(ledger, job)
+    if tenant is None and sync_type is None:
+        now = utcnow()
+        for job in ledger.unreported_jobs(now - REPORT_HORIZON, now - REPORT_GRACE):
+            report(ledger, job)
     return settled
 
 

@@ -101,18 +101,22 @@ def chunk_task(settings: Settings) -> Task[..., State[ChunkSummary]]:
 
 
 class _QuietChunkSuccess(logging.Filter):
-    """Drop a chunk task run's "Finished in state Completed(...)" line.
+    """Drop a chunk task run's "Finished in state Completed(...)" line, and the line of a
+    chunk that never started because the job was stopping.
 
     A job of a thousand chunks would print and ship a thousand of them, which cost about
-    3 ms each, and say no more than the task run's state and the job's progress already do.
-    Failures and cancellations keep their lines.
+    3 ms each, and say no more than the task run's state and the job's progress already do
+    (a stopped job says once why it stopped). Failures, and chunks stopped while they ran,
+    keep their lines.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not str(getattr(record, "task_run_name", "")).startswith("chunk-"):
+            return True
+        message = str(record.msg)
         return not (
-            record.levelno == logging.INFO
-            and str(getattr(record, "task_run_name", "")).startswith("chunk-")
-            and str(record.msg).startswith("Finished in state Completed(")
+            message.startswith("Finished in state Completed(")
+            or message.startswith("Finished in state Cancelled('not started: ")
         )
 
 

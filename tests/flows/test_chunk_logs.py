@@ -1,4 +1,5 @@
-"""A chunk's success is its task run's state and the job's progress, not a log line each."""
+"""A chunk's success is its task run's state and the job's progress, not a log line each;
+so is a chunk that never started because its job was stopping."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def test_only_chunk_successes_are_left_out(caplog: pytest.LogCaptureFixture) -> 
     with quiet_chunk_success():
         _log(logging.INFO, "chunk-3-of-9", "Finished in state Completed('500 records')")
         _log(logging.INFO, "chunk-4-of-9", "Finished in state Cancelled('stopped')")
+        # a chunk that never started: the job says once why it stopped
+        _log(logging.ERROR, "chunk-8-of-9", "Finished in state Cancelled('not started: cancel')")
         _log(logging.ERROR, "chunk-5-of-9", "Finished in state Failed('boom')")
         _log(logging.INFO, "plan-job", "Finished in state Completed()")
     _log(logging.INFO, "chunk-6-of-9", "Finished in state Completed('500 records')")
