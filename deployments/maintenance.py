@@ -2,8 +2,9 @@
 ``sync-job`` flow run crashes (one automation, whatever the number of tenants).
 
 So a crashed or vanished run is settled within ``JOBSVIEW_STALE_AFTER_SECONDS`` plus a minute
-with only a worker running, and its outcome event lets the auto-resume take it. Runs never
-overlap: one that finds another running is cancelled, as the next will do its work.
+with only a worker running, and its outcome event lets the auto-resume take it. It has no
+concurrency limit: two runs that overlap claim each job once (the ledger's conditional
+updates), and a limit's slot, held by a run whose worker died, would stop every next run.
 """
 
 from __future__ import annotations

@@ -145,7 +145,6 @@ def render(
         f"    work_pool: *{_anchor('pool', upkeep.work_pool)}",
         f"    tags: [{', '.join(_q(t) for t in MAINTENANCE_TAGS)}]",
         f"    schedules: [{{interval: {upkeep.every_seconds}}}]",
-        "    concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}",
         "    triggers:",
         f"      - name: {_q(upkeep.trigger_name)}",
         "        enabled: true",

@@ -46,9 +46,6 @@ def maintenance_deployment(settings: Settings) -> RunnerDeployment:
         name=NAME,
         description=upkeep.description,
         schedules=[Interval(upkeep.every_seconds)],
-        concurrency_limit=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-        ),
         tags=TAGS,
         triggers=[upkeep.trigger()],
         entrypoint_type=EntrypointType.MODULE_PATH,

@@ -112,6 +112,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+_GUARDED = "_jobsview_guarded"
+
+
 def guard_console() -> None:
     """Make a broken output stream harmless to this process's log lines.
 
@@ -125,9 +128,6 @@ def guard_console() -> None:
         if isinstance(console, Console) and not getattr(console, _GUARDED, False):
             console.on_broken_pipe = functools.partial(_go_quiet, console)  # type: ignore[method-assign]
             setattr(console, _GUARDED, True)
-
-
-_GUARDED = "_jobsview_guarded"
 
 
 def _go_quiet(console: Console) -> None:

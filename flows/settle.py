@@ -43,10 +43,16 @@ REPORT_HORIZON = timedelta(days=1)
 
 
 def settle(settings: Settings, job_id: str, progress: ChunkProgress | None = None) -> Job:
-    """Settle a job whose run has stopped its chunks (if no one has yet), report its
-    outcome (if no one has yet), and return it."""
+    """Settle a job whose run has stopped its chunks, unless someone did already, and
+    report its outcome; return the job.
+
+    Whoever settles the job reports it, once: a run that finds its job settled by reconcile
+    (it was taken for dead) reports nothing. A reporter that dies first leaves the outcome to
+    reconcile's sweep.
+    """
     ledger = runtime.ledger(settings)
     job = ledger.get_job(job_id, with_chunks=False)
+    settled = False
     if not job.status.finished:
         job = recovery.close_chunks(ledger, job_id)
         status, error = recovery.outcome(job)
@@ -63,7 +69,7 @@ def settle(settings: Settings, job_id: str, progress: ChunkProgress | None = Non
     job = ledger.get_job(job_id)
     if progress is not None:
         progress.finish(job)
-    if not job.outcome_reported:
+    if settled:
         report(ledger, job)
     _say(job)
     return job

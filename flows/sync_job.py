@@ -113,11 +113,11 @@ def sync_job(
         log.warning("refused: %s", exc)
         return adapter.refused_state(exc)
     run_id = str(flow_run.id)
-    # Beats from the claim (a deployment run's) until the flow ends, planning included.
     if not ledger.adopt(job.id, run_id):
         late = JobStateError(f"job {job.id} was settled before this flow run could adopt it")
         log.warning("refused: %s", late)
         return adapter.refused_state(late)
+    # Beats from the claim (a deployment run's) until the flow ends, planning included.
     with watch_job(ledger, job.id, run_id, heartbeat_every(settings)):
         wanted = job_tags(job.tenant, job.sync_type, job.parent_id)
         tag_flow_run(wanted)  # a deployment run, or an automation's resume, lacks some

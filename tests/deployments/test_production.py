@@ -77,7 +77,7 @@ def test_prefect_deploy_creates_the_recurring_syncs(prod: Platform) -> None:
     assert deployment.work_pool_name == "jobsview-test"
     assert deployment.entrypoint == "flows.sync_job:sync_job"
     (schedule,) = deployment.schedules
-    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 * * * *", "Europe/Berlin")
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 * 29 2 *", "Europe/Berlin")
     assert deployment.global_concurrency_limit is not None
     assert deployment.global_concurrency_limit.limit == 1
     assert deployment.concurrency_options is not None

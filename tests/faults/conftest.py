@@ -33,8 +33,10 @@ SIZES = {
     "shaky": {"contacts": 2_000, "deals": 0},
     "cli": {"contacts": 3_000, "deals": 0},
 }
-TENANTS = '[defaults]\nwork_pool = "jobsview-faults"\n' + "".join(
-    f"[tenants.{name}]\n" for name in SIZES
+# Schedules that never fire during the suite (February 29th): every run starts by hand.
+TENANTS = (
+    '[defaults]\nwork_pool = "jobsview-faults"\npartial = "0 * 29 2 *"\nfull = "0 3 29 2 *"\n'
+    + "".join(f"[tenants.{name}]\n" for name in SIZES)
 )
 STALE_AFTER_SECONDS = 8
 SETTINGS = {

@@ -13,6 +13,7 @@ from prefect import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 
+from demo.faults import MalformedRule
 from ledger import ChunkStatus, Job, JobStatus
 from tests.faults.conftest import (
     assert_chain_exact,
@@ -63,10 +64,13 @@ def test_a_crashed_deployment_run_is_settled_and_resumed_with_no_web_server(
 
 
 def test_a_dead_worker_leaves_its_run_to_finish_truthfully(prod: Platform) -> None:
-    """The worker dies (SIGKILL) while its run syncs, with chunks retrying on 5xx: the
-    orphaned run's log pipe breaks, but the run goes on and completes, with its event."""
+    """The worker dies (SIGKILL) while its run syncs, with a chunk failing once (a Prefect
+    retry) and requests retried on 5xx: the orphaned run's log pipe breaks, but the run goes
+    on, retries, and completes, with its event. Never cancelled: nobody asked."""
     prod.source.faults.slow_ms = 30
     prod.source.faults.rate_5xx = 0.05
+    # chunk 16's first page (a margin of one 50-record page before its offset, 1,500)
+    prod.source.faults.malformed = [MalformedRule(resource="contacts", offset=1_450, times=1)]
     run = start("orphan-full", parameters={"sync_size": "small"})
     job = running_job(prod, run.id)
     prod.kill_worker()
@@ -74,6 +78,7 @@ def test_a_dead_worker_leaves_its_run_to_finish_truthfully(prod: Platform) -> No
     done = settled(prod, job.id)
     took = time.monotonic() - killed
     assert done.status is JobStatus.COMPLETED and not done.cancel_requested
+    assert [c.attempts for c in done.chunks or () if c.index == 16] == [2]  # retried orphaned
     assert flow_run_ended(prod, run.id).state_type is StateType.COMPLETED
     one_outcome_event(prod, done)
     assert resumes(prod, done, wait=2) == []
