@@ -24,6 +24,7 @@ from tests.platform import Platform, production
 POOL = "jobsview-faults"
 SIZES = {
     "crashco": {"contacts": 3_000, "deals": 0},
+    "termed": {"contacts": 3_000, "deals": 0},
     "orphan": {"contacts": 3_000, "deals": 0},
     "twin": {"contacts": 6_000, "deals": 0},
     "racer": {"contacts": 400, "deals": 100},

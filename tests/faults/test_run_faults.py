@@ -123,11 +123,12 @@ def test_a_full_and_a_partial_at_once_each_count_what_they_stored(prod: Platform
     first = settled(prod, running_job(prod, start("twin-full").id, completed=0).id)
     assert first.status is JobStatus.COMPLETED and first.records_synced == 6_000
     store.update("twin", "contacts", range(0, 6_000, 3))  # 2,000 changed since the watermark
-    prod.source.faults.slow_ms = 20
+    prod.source.faults.slow_ms = 250  # the full takes ~10 s: the partial runs inside it
     began = time.monotonic()
-    full_run, partial_run = start("twin-full"), start("twin-partial")
-    full = settled(prod, running_job(prod, full_run.id, completed=0).id)
-    partial = settled(prod, running_job(prod, partial_run.id, completed=0).id)
+    full_run = start("twin-full", parameters={"sync_size": "small"})
+    full_job = running_job(prod, full_run.id, completed=2)
+    partial = settled(prod, running_job(prod, start("twin-partial").id, completed=0).id)
+    full = settled(prod, full_job.id)
     took = time.monotonic() - began
     assert full.status is partial.status is JobStatus.COMPLETED
     overlap = (

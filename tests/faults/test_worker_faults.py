@@ -63,6 +63,29 @@ def test_a_crashed_deployment_run_is_settled_and_resumed_with_no_web_server(
     report("1. flow-run process killed (kill -9)", first, 1, "resumed, chain exact", took)
 
 
+def test_sigterm_to_a_worker_run_that_nobody_cancelled_interrupts_it(prod: Platform) -> None:
+    """SIGTERM straight to the flow-run process (a machine shutting down), with no cancel
+    asked in Prefect: the run stops its chunks and settles the job incomplete, not cancelled,
+    so the auto-resume takes it; its flow run ends Failed, named Incomplete."""
+    prod.source.faults.slow_ms = 30
+    run = start("termed-full", parameters={"sync_size": "small"})
+    job = running_job(prod, run.id)
+    os.kill(flow_process(job), signal.SIGTERM)
+    sent = time.monotonic()
+    first = settled(prod, job.id, timeout=60)
+    took = time.monotonic() - sent
+    assert first.status is JobStatus.INCOMPLETE and not first.cancel_requested
+    assert first.error == "interrupted: SIGTERM"
+    ended = flow_run_ended(prod, run.id)
+    assert (ended.state_type, ended.state_name) == (StateType.FAILED, "Incomplete")
+    one_outcome_event(prod, first)
+    prod.source.faults.slow_ms = 0
+    last = chain_end(prod, first)
+    one_outcome_event(prod, last)
+    assert_chain_exact(prod, [first, last])
+    report("SIGTERM to a worker's run, no cancel asked", first, 1, "resumed, chain exact", took)
+
+
 def test_a_dead_worker_leaves_its_run_to_finish_truthfully(prod: Platform) -> None:
     """The worker dies (SIGKILL) while its run syncs, with a chunk failing once (a Prefect
     retry) and requests retried on 5xx: the orphaned run's log pipe breaks, but the run goes
@@ -154,16 +177,20 @@ def test_a_dask_worker_killed_mid_chunk_loses_nothing(prod: Platform) -> None:
     """Chunks on a local Dask cluster; one Dask worker process is killed while it syncs a
     chunk. Dask runs the chunk again elsewhere (or it fails and the job is resumed): either
     way the chain ends exact, with one event per job."""
-    prod.source.faults.slow_ms = 30
+    prod.source.faults.slow_ms = 60
     run = start(
         "shaky-full",
         parameters={"sync_size": "small"},
         job_variables={"env": {"JOBSVIEW_TASK_RUNNER": "dask"}},
     )
     job = running_job(prod, run.id, completed=1)
-    running = [c for c in job.chunks or () if c.status is ChunkStatus.RUNNING and c.worker]
-    assert running, "no chunk running on a Dask worker"
-    os.kill(int((running[0].worker or "").rsplit(":", 1)[1]), signal.SIGKILL)
+
+    def a_running_chunk() -> str | None:
+        chunks = prod.ledger.get_job(job.id).chunks or ()
+        return next((c.worker for c in chunks if c.status is ChunkStatus.RUNNING), None)
+
+    worker = prod.wait_for("a chunk running on a Dask worker", a_running_chunk, 30)
+    os.kill(int(str(worker).rsplit(":", 1)[1]), signal.SIGKILL)
     killed = time.monotonic()
     first = settled(prod, job.id, timeout=120)
     took = time.monotonic() - killed
