@@ -10,8 +10,6 @@ updates), and a limit's slot, held by a run whose worker died, would stop every 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 from prefect.events import DeploymentEventTrigger
 
@@ -26,9 +24,8 @@ MIN_EVERY_SECONDS = 10
 
 @dataclass(frozen=True)
 class Maintenance:
-    """The maintenance deployment of a work pool, for a stale age."""
+    """The maintenance deployment, for a stale age."""
 
-    work_pool: str
     stale_after_seconds: float
 
     @property
@@ -53,6 +50,3 @@ class Maintenance:
             expect={CRASHED_EVENT},
             match_related=SYNC_FLOW_RUNS,  # type: ignore[arg-type]
         )
-
-    def schedule(self) -> dict[str, Any]:
-        return {"interval": timedelta(seconds=self.every_seconds)}

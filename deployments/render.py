@@ -13,16 +13,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from deployments import maintenance
 from deployments.auto_resume import INCOMPLETE_EVENT, RESUME_OF_TEMPLATE, auto_resumes
 from deployments.config import ENTRYPOINT, DeploymentSpec
-from deployments.maintenance import (
-    CRASHED_EVENT,
-    SYNC_FLOW_RUNS,
-    Maintenance,
-)
-from deployments.maintenance import ENTRYPOINT as MAINTENANCE_ENTRYPOINT
-from deployments.maintenance import NAME as MAINTENANCE_NAME
-from deployments.maintenance import TAGS as MAINTENANCE_TAGS
 
 PREFECT_FILE = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
@@ -60,7 +53,7 @@ def render(
     specs: list[DeploymentSpec], attempts: int, delay_seconds: float, stale_after_seconds: float
 ) -> str:
     pools = sorted({s.work_pool for s in specs})
-    upkeep = Maintenance(maintenance_pool(specs), stale_after_seconds)
+    upkeep = maintenance.Maintenance(stale_after_seconds)
     schedules = list(dict.fromkeys((s.cron, s.timezone) for s in specs))
     schedule_anchor = {key: _schedule_anchor(*key, n) for n, key in enumerate(schedules, start=1)}
     lines = [
@@ -135,20 +128,20 @@ def render(
                 f"        match: {{{match}}}",
                 f"        schedule_after: {fields['schedule_after']:g}",
             ]
-    related = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in SYNC_FLOW_RUNS.items())
+    related = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in maintenance.SYNC_FLOW_RUNS.items())
     lines += [
         "  # Settles jobs whose run died (and sends their outcome events, for the auto-resume):",
         "  # `jobsview reconcile` on a schedule, and at once when a sync-job run crashes.",
-        f"  - name: {_q(MAINTENANCE_NAME)}",
-        f"    entrypoint: {_q(MAINTENANCE_ENTRYPOINT)}",
+        f"  - name: {_q(maintenance.NAME)}",
+        f"    entrypoint: {_q(maintenance.ENTRYPOINT)}",
         f"    description: {_q(upkeep.description)}",
-        f"    work_pool: *{_anchor('pool', upkeep.work_pool)}",
-        f"    tags: [{', '.join(_q(t) for t in MAINTENANCE_TAGS)}]",
+        f"    work_pool: *{_anchor('pool', maintenance_pool(specs))}",
+        f"    tags: [{', '.join(_q(t) for t in maintenance.TAGS)}]",
         f"    schedules: [{{interval: {upkeep.every_seconds}}}]",
         "    triggers:",
         f"      - name: {_q(upkeep.trigger_name)}",
         "        enabled: true",
-        f"        expect: [{_q(CRASHED_EVENT)}]",
+        f"        expect: [{_q(maintenance.CRASHED_EVENT)}]",
         f"        match_related: {{{related}}}",
     ]
     return "\n".join(lines) + "\n"

@@ -41,7 +41,7 @@ def runner_deployment(spec: DeploymentSpec, settings: Settings) -> RunnerDeploym
 
 
 def maintenance_deployment(settings: Settings) -> RunnerDeployment:
-    upkeep = Maintenance("", settings.stale_after_seconds)
+    upkeep = Maintenance(settings.stale_after_seconds)
     return maintenance.to_deployment(  # type: ignore[return-value]
         name=NAME,
         description=upkeep.description,

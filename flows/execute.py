@@ -3,7 +3,6 @@ ends the run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from prefect.futures import PrefectFuture, as_completed
@@ -123,11 +122,7 @@ def _run_chunks(
         except BaseException as exc:
             shield.arm()
             stopping.stop(ledger, job_id, exc)
-            _wait_rest(futures, seen, record)
+            for future in futures:
+                if future.task_run_id not in seen:
+                    record(future)
     return progress
-
-
-def _wait_rest(futures: Sequence[PrefectFuture[Any]], seen: set[Any], record: Any) -> None:
-    for future in futures:
-        if future.task_run_id not in seen:
-            record(future)

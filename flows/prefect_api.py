@@ -6,6 +6,8 @@ import logging
 from uuid import UUID
 
 from prefect import get_client
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import deployment, flow_run
 from prefect.settings import PREFECT_API_URL
 
@@ -35,33 +37,34 @@ def tag_flow_run(tags: list[str]) -> None:
         log.warning("could not tag the flow run: %s", exc)
 
 
+def read_flow_run(flow_run_id: str, client: SyncPrefectClient | None = None) -> FlowRun | None:
+    """The flow run, or None when Prefect cannot say (the API briefly away, say)."""
+    try:
+        if client is not None:
+            return client.read_flow_run(UUID(flow_run_id))
+        with get_client(sync_client=True) as own:
+            return own.read_flow_run(UUID(flow_run_id))
+    except Exception as exc:
+        log.debug("could not read flow run %s: %s", flow_run_id, exc)
+        return None
+
+
 def flow_run_state(flow_run_id: str) -> RunState | None:
     """The flow run's state in Jobs View terms, or None when Prefect cannot say.
 
     Without a configured server there is nothing to ask: each process's temporary server
     knows only its own runs, and starting one just to ask would cost seconds.
     """
-    if not PREFECT_API_URL.value():
-        return None
-    try:
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(UUID(flow_run_id)).state
-    except Exception as exc:
-        log.debug("could not read flow run %s: %s", flow_run_id, exc)
-        return None
+    run = read_flow_run(flow_run_id) if PREFECT_API_URL.value() else None
+    state = run.state if run else None
     return adapter.run_state(state.type, state.name, state.timestamp) if state else None
 
 
-def cancel_asked(flow_run_id: str) -> bool:
+def cancel_asked(flow_run_id: str, client: SyncPrefectClient | None = None) -> bool:
     """Whether Prefect shows the flow run asked to stop (Cancelling, from the UI or the API);
     False when it cannot say."""
-    try:
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(flow_run_id))
-    except Exception as exc:  # the API may be briefly away; the caller asks again later
-        log.debug("could not read flow run %s: %s", flow_run_id, exc)
-        return False
-    return adapter.cancel_requested(run.state_type)
+    run = read_flow_run(flow_run_id, client)
+    return run is not None and adapter.cancel_requested(run.state_type)
 
 
 def run_origin(flow_run_id: str | None) -> RunOrigin:
@@ -72,13 +75,13 @@ def run_origin(flow_run_id: str | None) -> RunOrigin:
     if str(flow_run.id) == flow_run_id:
         deployment_id = deployment.id
         return RunOrigin(deployment_id, deployment.name if deployment_id else None)
-    if not PREFECT_API_URL.value():
+    run = read_flow_run(flow_run_id) if PREFECT_API_URL.value() else None
+    if run is None or run.deployment_id is None:
         return RunOrigin()
     try:
         with get_client(sync_client=True) as client:
-            found = client.read_flow_run(UUID(flow_run_id)).deployment_id
-            name = client.read_deployment(found).name if found else None
+            name = client.read_deployment(run.deployment_id).name
     except Exception as exc:
-        log.debug("could not read flow run %s: %s", flow_run_id, exc)
-        return RunOrigin()
-    return RunOrigin(str(found) if found else None, name)
+        log.debug("could not read deployment %s: %s", run.deployment_id, exc)
+        return RunOrigin(str(run.deployment_id))
+    return RunOrigin(str(run.deployment_id), name)

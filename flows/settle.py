@@ -70,21 +70,21 @@ def settle(settings: Settings, job_id: str, progress: ChunkProgress | None = Non
     if progress is not None:
         progress.finish(job)
     if settled:
-        report(ledger, job)
+        report(ledger, job, resume_depth=len(chain))
     _say(job)
     return job
 
 
-def report(ledger: Ledger, job: Job) -> None:
+def report(ledger: Ledger, job: Job, resume_depth: int | None = None) -> None:
     """Publish a settled job's artifacts and send its outcome event; mark it reported once
     the event is sent, or when there is no Prefect API to tell (no one listens)."""
     if not PREFECT_API_URL.value():
         ledger.mark_outcome_reported(job.id)
         return
     publish_job(job)
-    event = outcome_event(
-        job, resume_depth=len(recovery.ancestors(ledger, job)), origin=run_origin(job.flow_run_id)
-    )
+    if resume_depth is None:
+        resume_depth = len(recovery.ancestors(ledger, job))
+    event = outcome_event(job, resume_depth=resume_depth, origin=run_origin(job.flow_run_id))
     try:
         emit_outcome(event)
     except Exception as exc:  # reconcile's sweep sends it again

@@ -36,14 +36,14 @@ def describe(exc: BaseException) -> str:
 def asked_to_cancel(ledger: Ledger, job_id: str, exc: BaseException) -> bool:
     if isinstance(exc, KeyboardInterrupt):
         return True
-    if ledger.get_job(job_id, with_chunks=False).cancel_requested:
+    job = ledger.get_job(job_id, with_chunks=False)
+    if job.cancel_requested:
         return True
-    if isinstance(exc, TerminationSignal):
-        if runtime.sigterm_cancels():
-            return True
-        flow_run_id = ledger.get_job(job_id, with_chunks=False).flow_run_id
-        return bool(flow_run_id) and cancel_asked(str(flow_run_id))
-    return False
+    if not isinstance(exc, TerminationSignal):
+        return False
+    return runtime.sigterm_cancels() or (
+        job.flow_run_id is not None and cancel_asked(job.flow_run_id)
+    )
 
 
 def stop(ledger: Ledger, job_id: str, exc: BaseException) -> None:

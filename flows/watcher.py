@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from uuid import UUID
 
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 
 from core.settings import Settings
-from flows import adapter
+from flows.prefect_api import cancel_asked
 from ledger.store import Ledger
 
 log = logging.getLogger(__name__)
@@ -96,21 +95,13 @@ def _run(ledger: Ledger, watch: _Watch, heartbeat_every: float) -> None:
                 if flow_run_id := watch.flow_run_id:
                     if client is None:  # opened once there is a flow run to ask about
                         client = stack.enter_context(get_client(sync_client=True))
-                    if _cancelling(client, flow_run_id):
+                    if cancel_asked(flow_run_id, client):
                         log.info(
                             "flow run %s is cancelling: stopping job %s", flow_run_id, watch.job_id
                         )
                         _quietly(ledger.request_cancel, watch.job_id)
             if watch.stop.wait(max(min(next_beat, next_poll) - time.monotonic(), 0.0)):
                 return
-
-
-def _cancelling(client: SyncPrefectClient, flow_run_id: str) -> bool:
-    try:
-        run = client.read_flow_run(UUID(flow_run_id))
-    except Exception:  # the API may be briefly away; the next poll asks again
-        return False
-    return adapter.cancel_requested(run.state_type)
 
 
 def _quietly(fn: Callable[[str], object], job_id: str) -> None:

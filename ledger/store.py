@@ -14,6 +14,7 @@ from chunking import ChunkWindow
 from core.db import get_engine, retry_db, utcnow
 from core.errors import JobConflictError, JobIdTakenError, JobNotFoundError, JobStateError
 from core.migrate import LEDGER_SETTING, migrate
+from ledger.chunk_writes import ChunkWriter
 from ledger.models import (
     ChunkStatus,
     Drift,
@@ -27,7 +28,7 @@ from ledger.tenants import TenantWriter
 _ANY_BEAT: Any = object()  # ``interrupt`` without a heartbeat condition
 
 
-class Ledger(LedgerReader, TenantWriter):
+class Ledger(LedgerReader, TenantWriter, ChunkWriter):
     """Jobs, chunks, tenant settings and watermarks in one database."""
 
     def __init__(self, engine: Engine) -> None:
@@ -227,16 +228,12 @@ class Ledger(LedgerReader, TenantWriter):
         records: int | None = None,
         drift: Mapping[str, Drift] | None = None,
     ) -> Job:
-        """End a job; ``records`` is what it stored, ``drift`` what a full sync found."""
-        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
-        if error is not None:
-            values["error"] = error
-        if records is not None:
-            values["records_stored"] = records
-        if drift is not None:
-            values["drift"] = {
-                r: {"stored": d.stored, "source": d.source} for r, d in drift.items()
-            }
+        """End a job whatever its status (history set up by hand, as tests do); a run's
+        job is ended by ``settle_job``. ``error`` and ``records`` are kept when None."""
+        values = _ending(status, drift)
+        values |= {
+            k: v for k, v in (("error", error), ("records_stored", records)) if v is not None
+        }
         self.update_job(job_id, **values)
         return self.get_job(job_id)
 
@@ -252,16 +249,7 @@ class Ledger(LedgerReader, TenantWriter):
     ) -> bool:
         """End an active job: False if it had already ended (settled by someone else).
         ``records``: the distinct records it stored; ``drift``: what a full sync found."""
-        values: dict[str, Any] = {
-            "status": status.value,
-            "finished_at": utcnow(),
-            "error": error,
-            "records_stored": records,
-        }
-        if drift is not None:
-            values["drift"] = {
-                r: {"stored": d.stored, "source": d.source} for r, d in drift.items()
-            }
+        values = _ending(status, drift) | {"error": error, "records_stored": records}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).values(**values)
@@ -328,91 +316,12 @@ class Ledger(LedgerReader, TenantWriter):
                 conn.execute(insert(chunks), fresh)
         return len(fresh)
 
-    # -- chunks -----------------------------------------------------------
 
-    def _update_chunk(self, job_id: str, index: int, *where: Any, **values: Any) -> bool:
-        """Update a chunk of an active job: a settled job's chunks are final, whatever a late
-        run (a process that was stopped, then woke up) still does. False if refused."""
-        active = select(jobs.c.id).where(jobs.c.id == job_id, jobs.c.status.in_(ACTIVE)).exists()
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.index == index, active, *where)
-                .values(**values)
-            )
-        return bool(done.rowcount)
-
-    @retry_db
-    def chunk_started(self, job_id: str, index: int, worker: str) -> bool:
-        return self._update_chunk(
-            job_id,
-            index,
-            status=ChunkStatus.RUNNING.value,
-            attempts=chunks.c.attempts + 1,
-            worker=worker,
-            started_at=utcnow(),
-            finished_at=None,
-        )
-
-    @retry_db
-    def chunk_completed(
-        self, job_id: str, index: int, records: int, edges: Mapping[str, Any] | None = None
-    ) -> bool:
-        """``records``: the distinct records the chunk stored, less those it read from the
-        drift margin (the chunk before stored them); ``edges``: see ``schema.chunks``."""
-        return self._update_chunk(
-            job_id,
-            index,
-            status=ChunkStatus.COMPLETED.value,
-            records=records,
-            edges=edges,
-            finished_at=utcnow(),
-        )
-
-    @retry_db
-    def forget_edges(self, job_ids: Sequence[str]) -> None:
-        """A completed chain's chunk edges are no longer needed: no resume will count again."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(chunks)
-                .where(chunks.c.job_id.in_(list(job_ids)), chunks.c.edges.is_not(None))
-                .values(edges=None)
-            )
-
-    @retry_db
-    def chunk_error(self, job_id: str, index: int, error: str) -> None:
-        """Record an attempt's error; the chunk stays running until Prefect gives up."""
-        self._update_chunk(job_id, index, error=error)
-
-    @retry_db
-    def settle_chunk(
-        self, job_id: str, index: int, status: ChunkStatus, error: str | None = None
-    ) -> None:
-        """Give an unfinished chunk its final status; finished chunks keep theirs."""
-        values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
-        if error is not None:
-            values["error"] = error
-        self._update_chunk(job_id, index, chunks.c.status.in_(_OPEN_CHUNK_STATUSES), **values)
-
-    @retry_db
-    def settle_open_chunks(
-        self,
-        job_id: str,
-        status: ChunkStatus,
-        error: str,
-        only: ChunkStatus | None = None,
-    ) -> None:
-        """Finish every unfinished chunk (or only those in status ``only``)."""
-        which = [only.value] if only else _OPEN_CHUNK_STATUSES
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.status.in_(which))
-                .values(status=status.value, error=error, finished_at=utcnow())
-            )
-
-
-_OPEN_CHUNK_STATUSES = (ChunkStatus.PENDING.value, ChunkStatus.RUNNING.value)
+def _ending(status: JobStatus, drift: Mapping[str, Drift] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": status.value, "finished_at": utcnow()}
+    if drift is not None:
+        values["drift"] = {r: {"stored": d.stored, "source": d.source} for r, d in drift.items()}
+    return values
 
 
 @functools.cache

@@ -97,8 +97,9 @@ def run_chunk(
         if should_stop():
             raise StopRequested(f"stopped before writing: {should_stop.reason}")
         written = destination.write_chunk(tenant, chunk.resource, job_id, items)
-        ids = [str(item["id"]) for item in items] if edge is not None else []
-        edges = None if edge is None else chunk_edges(ids, written, edge)
+        edges = None
+        if edge is not None:
+            edges = chunk_edges([str(item["id"]) for item in items], written, edge)
     except StopRequested as exc:
         ledger.settle_chunk(job_id, index, ChunkStatus.CANCELLED, str(exc))
         return ChunkSummary(index, ChunkStatus.CANCELLED, note=str(exc))
