@@ -153,7 +153,25 @@ def get_engine(url: str) -> Engine:
         raise ConfigError(f"cannot use database {safe_url(url)}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
+    else:
+        _configure_postgresql(engine)
     return engine
+
+
+# Our transactions never wait on their client. One that does belongs to a process that was
+# stopped (SIGSTOP, a frozen machine) mid-transaction: the server ends it after this long, so
+# its row locks cannot hold up reconcile settling its job, or a resume writing its records.
+IDLE_IN_TRANSACTION_SECONDS = 30
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_SECONDS}s'"
+            )
+        dbapi_conn.commit()
 
 
 def upsert(table: Table, dialect_name: str, keys: list[str]) -> Insert:
